@@ -1,0 +1,1 @@
+//! Component trait, registry, dependency order, plan/apply engine.

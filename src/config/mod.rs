@@ -1,0 +1,4 @@
+//! stack.yaml: schema, loading with locations, validation, editing.
+
+pub mod schema;
+pub use schema::*;

@@ -1,0 +1,1 @@
+//! Host facts, systemd and container runtime helpers.

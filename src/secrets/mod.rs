@@ -1,0 +1,3 @@
+//! Secret references `${secret:PATH:KEY}`, the resolver chain, and redaction.
+
+pub mod redact;

@@ -1,0 +1,1 @@
+//! SSH: sessions, exec, upload, known_hosts, quoting.
