@@ -1,5 +1,168 @@
-use crate::cli::{GlobalOpts, ComponentCmd};
+//! `foundry component list|status|install|uninstall`.
 
-pub async fn run(_g: &GlobalOpts, _cmd: ComponentCmd) -> anyhow::Result<i32> {
-    anyhow::bail!("not implemented yet")
+use super::{common, stack};
+use crate::cli::{ComponentCmd, GlobalOpts};
+use crate::component::engine::Mode;
+use crate::component::{registry, targets};
+use crate::error::{fail, ExitClass};
+use crate::output;
+use std::time::Instant;
+
+pub async fn run(g: &GlobalOpts, cmd: ComponentCmd) -> anyhow::Result<i32> {
+    match cmd {
+        ComponentCmd::List => list(g).await,
+        ComponentCmd::Status { name } => status(g, &name).await,
+        ComponentCmd::Install { name, dry_run } => {
+            one(g, &name, if dry_run { Mode::Plan } else { Mode::Apply }).await
+        }
+        ComponentCmd::Uninstall { name } => one(g, &name, Mode::Uninstall).await,
+    }
+}
+
+/// Name, dependencies, target roles, enabled, and where it is installed (asks the hosts; an
+/// unreachable host shows as `?host`).
+async fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
+    let setup = common::setup(g, "component-list", false).await?;
+    let eng = setup.engine.clone();
+    let mut rows = Vec::new();
+    let mut doc = Vec::new();
+    for c in registry::ordered(&eng.stack)? {
+        let enabled = c.enabled(&eng.stack);
+        let mut installed = Vec::new();
+        if enabled {
+            for (host, r) in eng.status(c.clone()).await {
+                match r {
+                    Ok(s) if s.installed => installed.push(host),
+                    Ok(_) => {}
+                    Err(_) => installed.push(format!("?{host}")),
+                }
+            }
+        }
+        let roles: Vec<&str> = c.roles().iter().map(|r| r.as_str()).collect();
+        let roles_s = if roles.is_empty() {
+            "all".to_string()
+        } else {
+            roles.join(",")
+        };
+        let n_targets = targets(c.as_ref(), &eng.stack).len();
+        rows.push(vec![
+            c.name().to_string(),
+            if c.depends_on().is_empty() {
+                "-".into()
+            } else {
+                c.depends_on().join(",")
+            },
+            format!("{roles_s} ({n_targets} host(s))"),
+            if enabled { "yes" } else { "no" }.into(),
+            if installed.is_empty() {
+                "-".into()
+            } else {
+                installed.join(",")
+            },
+        ]);
+        doc.push(serde_json::json!({"name": c.name(), "depends_on": c.depends_on(), "roles": roles, "enabled": enabled, "installed_on": installed}));
+    }
+    eng.pool.close_all().await;
+    output::render(
+        g.output,
+        &[
+            "COMPONENT",
+            "DEPENDS ON",
+            "TARGETS",
+            "ENABLED",
+            "INSTALLED ON",
+        ],
+        rows,
+        &doc,
+    )?;
+    Ok(0)
+}
+
+async fn status(g: &GlobalOpts, name: &str) -> anyhow::Result<i32> {
+    let setup = common::setup(g, "component-status", false).await?;
+    let eng = setup.engine.clone();
+    let c = registry::find(&eng.stack, name)?;
+    let mut rows = Vec::new();
+    let mut doc = Vec::new();
+    let mut bad = 0;
+    for (host, r) in eng.status(c.clone()).await {
+        let (installed, version, healthy, msg) = match r {
+            Ok(s) => (Some(s.installed), s.version, s.healthy, s.message),
+            Err(e) => (None, None, false, e),
+        };
+        if !(installed == Some(true) && healthy) {
+            bad += 1;
+        }
+        rows.push(vec![
+            host.clone(),
+            installed
+                .map(|b| if b { "yes" } else { "no" })
+                .unwrap_or("?")
+                .into(),
+            version.clone().unwrap_or_else(|| "-".into()),
+            if healthy { "yes" } else { "no" }.into(),
+            msg.clone(),
+        ]);
+        doc.push(serde_json::json!({"host": host, "installed": installed, "version": version, "healthy": healthy, "message": msg}));
+    }
+    for (what, s) in c.stack_status(&eng.stack, &eng.instance).await {
+        if !s.healthy {
+            bad += 1;
+        }
+        rows.push(vec![
+            what.clone(),
+            if s.installed { "yes" } else { "no" }.into(),
+            s.version.clone().unwrap_or_else(|| "-".into()),
+            if s.healthy { "yes" } else { "no" }.into(),
+            s.message.clone(),
+        ]);
+        doc.push(serde_json::json!({"host": what, "installed": s.installed, "version": s.version, "healthy": s.healthy, "message": s.message}));
+    }
+    eng.pool.close_all().await;
+    output::render(
+        g.output,
+        &["HOST", "INSTALLED", "VERSION", "HEALTHY", "MESSAGE"],
+        rows,
+        &doc,
+    )?;
+    if bad > 0 {
+        return Err(fail(
+            ExitClass::Unhealthy,
+            format!("{name}: {bad} host(s) not installed or unhealthy"),
+        ));
+    }
+    Ok(0)
+}
+
+/// Install (converge) or uninstall one component. Its dependencies are not installed
+/// implicitly; a missing one is named.
+async fn one(g: &GlobalOpts, name: &str, mode: Mode) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    let setup = common::setup(
+        g,
+        &format!(
+            "component-{}-{name}",
+            if mode == Mode::Uninstall {
+                "uninstall"
+            } else {
+                "install"
+            }
+        ),
+        mode != Mode::Plan,
+    )
+    .await?;
+    let eng = setup.engine.clone();
+    let c = registry::find(&eng.stack, name)?;
+    if !c.enabled(&eng.stack) && mode != Mode::Uninstall {
+        return Err(fail(
+            ExitClass::Config,
+            format!(
+                "component `{name}` is not enabled in {}",
+                g.config_path().display()
+            ),
+        ));
+    }
+    let report = eng.run_component(c, mode).await;
+    eng.pool.close_all().await;
+    stack::finish(g, mode, &[report], &[], t0, setup.log.path())
 }

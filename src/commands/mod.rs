@@ -1,5 +1,6 @@
 //! Thin command handlers: parse → call the engine → render. Each returns the process exit code.
 
+pub mod common;
 pub mod component;
 pub mod config;
 pub mod host;

@@ -1,5 +1,367 @@
-use crate::cli::{GlobalOpts, StackCmd};
+//! `foundry stack validate|plan|install|status`.
 
-pub async fn run(_g: &GlobalOpts, _cmd: StackCmd) -> anyhow::Result<i32> {
-    anyhow::bail!("not implemented yet")
+use super::common;
+use crate::cli::{GlobalOpts, OutputFormat, StackCmd};
+use crate::component::engine::{ComponentReport, Mode};
+use crate::component::{registry, targets};
+use crate::error::{fail, ExitClass};
+use crate::output;
+use std::time::Instant;
+
+pub async fn run(g: &GlobalOpts, cmd: StackCmd) -> anyhow::Result<i32> {
+    match cmd {
+        StackCmd::Validate { check_hosts: _ } => anyhow::bail!("not wired yet"),
+        StackCmd::Plan { offline: true } => plan_offline(g),
+        StackCmd::Plan { offline: false } | StackCmd::Install { dry_run: true } => {
+            converge(g, Mode::Plan).await
+        }
+        StackCmd::Install { dry_run: false } => converge(g, Mode::Apply).await,
+        StackCmd::Status => status(g).await,
+    }
+}
+
+/// The ordered plan of the whole stack without contacting any host.
+fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
+    let stack = common::load_raw(g)?;
+    let comps = registry::enabled_ordered(&stack)?;
+    let mut doc = Vec::new();
+    for (i, c) in comps.iter().enumerate() {
+        let hosts = targets(c.as_ref(), &stack);
+        let deps = c.depends_on();
+        let roles: Vec<&str> = c.roles().iter().map(|r| r.as_str()).collect();
+        if g.output == OutputFormat::Table {
+            println!(
+                "{}. {}{}  [{}]",
+                i + 1,
+                c.name(),
+                if deps.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (after {})", deps.join(", "))
+                },
+                if roles.is_empty() {
+                    "all hosts".to_string()
+                } else {
+                    format!("role {}", roles.join(", "))
+                }
+            );
+        }
+        let mut per_host = Vec::new();
+        for h in &hosts {
+            let lines = c.describe(&stack, h);
+            if g.output == OutputFormat::Table {
+                println!("   {} ({}):", h.hostname, h.address);
+                for l in &lines {
+                    println!("     - {l}");
+                }
+            }
+            per_host.push(
+                serde_json::json!({ "host": h.hostname, "address": h.address, "would": lines }),
+            );
+        }
+        if hosts.is_empty() && g.output == OutputFormat::Table {
+            println!("   (no host has role {})", roles.join(", "));
+        }
+        doc.push(serde_json::json!({ "order": i + 1, "component": c.name(), "depends_on": deps, "roles": roles, "hosts": per_host }));
+    }
+    match g.output {
+        OutputFormat::Table => println!(
+            "\n{} component(s) in install order; offline: no host was contacted.",
+            comps.len()
+        ),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(&doc)?),
+    }
+    Ok(0)
+}
+
+/// Plan or install every enabled component in dependency order.
+pub async fn converge(g: &GlobalOpts, mode: Mode) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    let setup = common::setup(
+        g,
+        if mode == Mode::Apply {
+            "stack-install"
+        } else {
+            "stack-plan"
+        },
+        mode == Mode::Apply,
+    )
+    .await?;
+    let eng = setup.engine.clone();
+    let comps = registry::enabled_ordered(&eng.stack)?;
+    let mut reports: Vec<ComponentReport> = Vec::new();
+    let mut not_started = Vec::new();
+    for c in comps {
+        if reports.iter().any(|r| r.failed() || r.interrupted()) {
+            not_started.push(c.name().to_string());
+            continue;
+        }
+        reports.push(eng.run_component(c, mode).await);
+    }
+    eng.pool.close_all().await;
+    let code = finish(g, mode, &reports, &not_started, t0, setup.log.path())?;
+    Ok(code)
+}
+
+/// Print the result of a plan/install/uninstall and return the exit code for it.
+pub fn finish(
+    g: &GlobalOpts,
+    mode: Mode,
+    reports: &[ComponentReport],
+    not_started: &[String],
+    t0: Instant,
+    log: Option<&std::path::Path>,
+) -> anyhow::Result<i32> {
+    let planned = matches!(mode, Mode::Plan | Mode::UninstallPlan);
+    let changes: usize = reports
+        .iter()
+        .flat_map(|r| &r.hosts)
+        .map(|h| h.changes())
+        .sum();
+    let failed: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            r.hosts.iter().filter(|h| h.failed()).map(move |h| {
+                format!(
+                    "{} on {}: {}",
+                    r.component,
+                    h.host,
+                    h.error.clone().unwrap_or_default()
+                )
+            })
+        })
+        .chain(
+            reports
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.component))),
+        )
+        .collect();
+    let interrupted = reports.iter().any(|r| r.interrupted());
+    match g.output {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let doc = serde_json::json!({
+                "mode": format!("{mode:?}").to_lowercase(),
+                "changes": changes,
+                "components": reports,
+                "not_started": not_started,
+                "failed": failed,
+                "interrupted": interrupted,
+                "seconds": t0.elapsed().as_secs_f64(),
+                "log": log,
+            });
+            if g.output == OutputFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                print!("{}", serde_yaml::to_string(&doc)?);
+            }
+        }
+        OutputFormat::Table => {
+            if planned {
+                for r in reports {
+                    for h in &r.hosts {
+                        if h.steps.is_empty() && h.error.is_none() {
+                            continue;
+                        }
+                        println!("{} on {}:", r.component, h.host);
+                        for s in &h.steps {
+                            match s.state.as_str() {
+                                "cannot" => println!(
+                                    "  ! cannot: {} ({})",
+                                    s.description,
+                                    s.detail.clone().unwrap_or_default()
+                                ),
+                                _ => println!("  + {}", s.description),
+                            }
+                            if let Some(d) = &s.diff {
+                                for l in d.lines() {
+                                    println!("      {l}");
+                                }
+                            }
+                        }
+                        if let Some(e) = &h.error {
+                            println!("  x {e}");
+                        }
+                    }
+                    for a in &r.stack_actions {
+                        println!("{}: + {a}", r.component);
+                    }
+                }
+            } else {
+                let mut rows = Vec::new();
+                for r in reports {
+                    for h in &r.hosts {
+                        let cannot = h.steps.iter().filter(|s| s.state == "cannot").count();
+                        let done = h.steps.iter().filter(|s| s.state == "done").count();
+                        rows.push(vec![
+                            r.component.clone(),
+                            h.host.clone(),
+                            h.outcome.clone(),
+                            if done > 0 {
+                                done.to_string()
+                            } else {
+                                "-".into()
+                            },
+                            if cannot > 0 {
+                                cannot.to_string()
+                            } else {
+                                "-".into()
+                            },
+                            format!("{:.1}s", h.ms as f64 / 1000.0),
+                            h.error.clone().unwrap_or_default(),
+                        ]);
+                    }
+                }
+                if !rows.is_empty() {
+                    println!(
+                        "{}",
+                        output::table(
+                            &[
+                                "COMPONENT",
+                                "HOST",
+                                "RESULT",
+                                "CHANGES",
+                                "NOT POSSIBLE",
+                                "TIME",
+                                "ERROR"
+                            ],
+                            rows
+                        )
+                    );
+                }
+                for r in reports {
+                    for a in &r.stack_actions {
+                        println!("{}: {a}", r.component);
+                    }
+                }
+            }
+            if !not_started.is_empty() {
+                println!(
+                    "not started (an earlier component failed): {}",
+                    not_started.join(", ")
+                );
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            if failed.is_empty() && !interrupted {
+                if changes == 0 {
+                    println!("No changes. ({secs:.2}s)");
+                } else if planned {
+                    println!("Plan: {changes} change(s). Run `foundry stack install` to apply. ({secs:.2}s)");
+                } else {
+                    println!("Applied {changes} change(s). ({secs:.2}s)");
+                }
+            }
+            if let Some(l) = log {
+                if !g.quiet {
+                    eprintln!("run log: {}", l.display());
+                }
+            }
+        }
+    }
+    if interrupted {
+        return Err(fail(
+            ExitClass::Interrupted,
+            "interrupted: running steps finished, no new ones were started; re-run to continue",
+        ));
+    }
+    if !failed.is_empty() {
+        let ok_hosts = reports
+            .iter()
+            .flat_map(|r| &r.hosts)
+            .filter(|h| !h.failed())
+            .count();
+        let class = if ok_hosts > 0 {
+            ExitClass::Partial
+        } else {
+            ExitClass::StepFailed
+        };
+        let mut msg = format!("{} failure(s):\n  {}", failed.len(), failed.join("\n  "));
+        if !not_started.is_empty() {
+            msg.push_str(&format!("\nnot started: {}", not_started.join(", ")));
+        }
+        msg.push_str("\nfixed the cause? re-run: finished steps are detected and skipped");
+        return Err(fail(class, msg));
+    }
+    Ok(0)
+}
+
+/// Component × host status; exit 7 when anything is not installed or unhealthy.
+pub async fn status(g: &GlobalOpts) -> anyhow::Result<i32> {
+    let setup = common::setup(g, "stack-status", false).await?;
+    let eng = setup.engine.clone();
+    let comps = registry::enabled_ordered(&eng.stack)?;
+    let mut rows = Vec::new();
+    let mut doc = Vec::new();
+    let mut bad = 0;
+    for c in comps {
+        for (host, r) in eng.status(c.clone()).await {
+            match r {
+                Ok(s) => {
+                    if !(s.installed && s.healthy) {
+                        bad += 1;
+                    }
+                    rows.push(vec![
+                        c.name().to_string(),
+                        host.clone(),
+                        yes_no(s.installed),
+                        s.version.clone().unwrap_or_else(|| "-".into()),
+                        yes_no(s.healthy),
+                        s.message.clone(),
+                    ]);
+                    doc.push(serde_json::json!({"component": c.name(), "host": host, "installed": s.installed, "version": s.version, "healthy": s.healthy, "message": s.message}));
+                }
+                Err(e) => {
+                    bad += 1;
+                    rows.push(vec![
+                        c.name().to_string(),
+                        host.clone(),
+                        "?".into(),
+                        "-".into(),
+                        "no".into(),
+                        e.clone(),
+                    ]);
+                    doc.push(serde_json::json!({"component": c.name(), "host": host, "installed": null, "healthy": false, "message": e}));
+                }
+            }
+        }
+        for (what, s) in c.stack_status(&eng.stack, &eng.instance).await {
+            if !s.healthy {
+                bad += 1;
+            }
+            rows.push(vec![
+                c.name().to_string(),
+                what.clone(),
+                yes_no(s.installed),
+                s.version.clone().unwrap_or_else(|| "-".into()),
+                yes_no(s.healthy),
+                s.message.clone(),
+            ]);
+            doc.push(serde_json::json!({"component": c.name(), "host": what, "installed": s.installed, "version": s.version, "healthy": s.healthy, "message": s.message}));
+        }
+    }
+    eng.pool.close_all().await;
+    output::render(
+        g.output,
+        &[
+            "COMPONENT",
+            "HOST",
+            "INSTALLED",
+            "VERSION",
+            "HEALTHY",
+            "MESSAGE",
+        ],
+        rows,
+        &doc,
+    )?;
+    if bad > 0 {
+        return Err(fail(
+            ExitClass::Unhealthy,
+            format!("{bad} component/host pair(s) not installed or unhealthy"),
+        ));
+    }
+    Ok(0)
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
 }

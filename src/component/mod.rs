@@ -1,1 +1,196 @@
-//! Component trait, registry, dependency order, plan/apply engine.
+//! Components: the trait every installable piece implements, the steps a plan is made of, and
+//! the per-host context a component reads. The engine (`engine.rs`) runs them; each component
+//! lives in its own folder.
+//!
+//! The contract that makes runs idempotent: `plan` only *reads* (every remote command it runs is
+//! `Cmd::read`), and returns exactly the steps needed to reach the desired state — nothing when
+//! the host is already there. `apply` is the engine executing those steps.
+
+pub mod engine;
+pub mod files;
+pub mod host_prep;
+pub mod order;
+pub mod registry;
+pub mod service;
+pub mod services;
+
+use crate::config::{HostConfig, Role, StackConfig};
+use crate::host::facts::Facts;
+use crate::ssh::Session;
+use serde::Serialize;
+use std::sync::Arc;
+
+pub use files::FileSpec;
+
+/// What a step does when applied. Steps are data so `plan` can show them and `apply` can run
+/// them the same way for every component.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Write a file atomically (temp + rename) with mode and owner.
+    WriteFile(FileSpec),
+    /// Run a mutating shell script (as root: sudo when the host needs it).
+    Exec {
+        script: String,
+        timeout_secs: Option<u64>,
+    },
+    /// A read-only check run after changes (e.g. "the service stayed up"); fails the step if it fails.
+    Verify { script: String, timeout_secs: u64 },
+    /// Something foundry cannot do on this host; reported, never executed, not a failure.
+    Cannot { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// One line: what changes and why ("write /etc/openbao/config.hcl (changed)").
+    pub description: String,
+    /// Unified diff for file changes (None for secret files or non-file steps).
+    pub diff: Option<String>,
+    pub action: Action,
+}
+
+impl Step {
+    pub fn exec(description: impl Into<String>, script: impl Into<String>) -> Step {
+        Step {
+            description: description.into(),
+            diff: None,
+            action: Action::Exec {
+                script: script.into(),
+                timeout_secs: None,
+            },
+        }
+    }
+
+    pub fn exec_timeout(
+        description: impl Into<String>,
+        script: impl Into<String>,
+        secs: u64,
+    ) -> Step {
+        Step {
+            description: description.into(),
+            diff: None,
+            action: Action::Exec {
+                script: script.into(),
+                timeout_secs: Some(secs),
+            },
+        }
+    }
+
+    pub fn cannot(description: impl Into<String>, reason: impl Into<String>) -> Step {
+        Step {
+            description: description.into(),
+            diff: None,
+            action: Action::Cannot {
+                reason: reason.into(),
+            },
+        }
+    }
+
+    pub fn verify(description: impl Into<String>, script: impl Into<String>, secs: u64) -> Step {
+        Step {
+            description: description.into(),
+            diff: None,
+            action: Action::Verify {
+                script: script.into(),
+                timeout_secs: secs,
+            },
+        }
+    }
+
+    /// True for steps that change the host (not `Verify` or `Cannot`).
+    pub fn mutates(&self) -> bool {
+        matches!(self.action, Action::WriteFile(_) | Action::Exec { .. })
+    }
+}
+
+/// Everything a component may read about one host during a run. Facts are gathered once per
+/// host per run; components never re-probe them.
+#[derive(Clone)]
+pub struct HostCtx {
+    pub host: HostConfig,
+    pub session: Session,
+    pub facts: Arc<Facts>,
+    pub stack: Arc<StackConfig>,
+    pub instance: String,
+}
+
+/// A component's state on one host.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HostStatus {
+    pub installed: bool,
+    pub version: Option<String>,
+    pub healthy: bool,
+    pub message: String,
+}
+
+/// Work a component does once per run after its hosts are applied (e.g. OpenBao init and
+/// unseal over its HTTP API), and the stack-level status it reports.
+#[derive(Clone)]
+pub struct StackCtx {
+    pub stack: Arc<StackConfig>,
+    pub instance: String,
+    pub hosts: Vec<HostCtx>,
+    pub dry_run: bool,
+    pub log: crate::run::log::RunLogHandle,
+    pub assume_yes: bool,
+}
+
+#[async_trait::async_trait]
+pub trait Component: Send + Sync {
+    fn name(&self) -> &str;
+    /// Components that must be installed first.
+    fn depends_on(&self) -> &'static [&'static str];
+    /// Hosts with any of these roles are targets; empty means every host.
+    fn roles(&self) -> &'static [Role];
+    fn enabled(&self, stack: &StackConfig) -> bool;
+
+    /// What the component does on a host of this role, without contacting it (`plan --offline`).
+    fn describe(&self, stack: &StackConfig, host: &HostConfig) -> Vec<String>;
+
+    /// Read the host's actual state and return the steps that reach the desired state.
+    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>>;
+
+    /// Installed / version / healthy on one host (read-only).
+    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus>;
+
+    /// The steps that remove the component from a host (read-only planning, like `plan`).
+    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>>;
+
+    /// Once per run, before any host is planned (k0sctl's "prepare"): stack-level inputs the
+    /// host plans need, e.g. a generated password stored in OpenBao. With `ctx.dry_run` it must
+    /// change nothing and only say what it would do.
+    async fn prepare(&self, _ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
+        Ok(vec![])
+    }
+
+    /// Once per run, after every target host converged. Returns lines describing what it did
+    /// (or, with `dry_run`, would do); empty when nothing was needed.
+    async fn finalize(&self, _ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
+        Ok(vec![])
+    }
+
+    /// Stack-level health rows for `stack status` beyond per-host ones (e.g. OpenBao sealed or
+    /// not, read over its API): (label, status).
+    async fn stack_status(
+        &self,
+        _stack: &StackConfig,
+        _instance: &str,
+    ) -> Vec<(String, HostStatus)> {
+        vec![]
+    }
+
+    /// Upgrading is converging to a new version: `plan` sees the changed image/config and
+    /// restarts once. Components with a data migration override this.
+    fn upgrade_note(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// The hosts a component targets, in file order.
+pub fn targets<'a>(c: &dyn Component, stack: &'a StackConfig) -> Vec<&'a HostConfig> {
+    let roles = c.roles();
+    stack
+        .hosts
+        .iter()
+        .filter(|h| roles.is_empty() || roles.iter().any(|r| h.has_role(*r)))
+        .collect()
+}

@@ -1,0 +1,297 @@
+//! `host-prep`: what K3s and the containers need on every host — packages present, swap off,
+//! kernel modules and sysctls persisted and loaded, time sync active, required ports free.
+//! One read-only probe per host; each item is check-then-act. What a host cannot do (a kernel
+//! module inside a container) is reported precisely as a `Cannot` step, never pretended.
+
+mod probe;
+
+use super::files::{compare, write_step, FileChange, FileSpec};
+use super::{Component, HostCtx, HostStatus, Step};
+use crate::config::{HostConfig, Role, StackConfig};
+use crate::ssh::quote::{join, quote};
+use crate::ssh::Cmd;
+use probe::{HostPrepState, PackageManager};
+
+pub const MODULES_FILE: &str = "/etc/modules-load.d/foundry.conf";
+pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-foundry.conf";
+
+pub struct HostPrep;
+
+/// Containers share the kernel (and usually swap and clock) of the machine they run on.
+pub fn is_container(virt: &str) -> bool {
+    matches!(
+        virt,
+        "systemd-nspawn"
+            | "lxc"
+            | "lxc-libvirt"
+            | "docker"
+            | "podman"
+            | "openvz"
+            | "wsl"
+            | "container-other"
+            | "rkt"
+            | "proot"
+            | "pouch"
+    )
+}
+
+fn modules_file(stack: &StackConfig) -> FileSpec {
+    let mut s = String::from("# Managed by foundry (host-prep): kernel modules loaded at boot.\n");
+    for m in &stack.components.host_prep.kernel_modules {
+        s.push_str(m);
+        s.push('\n');
+    }
+    FileSpec::new(MODULES_FILE, s, 0o644)
+}
+
+fn sysctl_file(stack: &StackConfig) -> FileSpec {
+    let mut s =
+        String::from("# Managed by foundry (host-prep): kernel settings applied at boot.\n");
+    for (k, v) in &stack.components.host_prep.sysctls {
+        s.push_str(&format!("{k} = {v}\n"));
+    }
+    FileSpec::new(SYSCTL_FILE, s, 0o644)
+}
+
+fn install_script(pm: PackageManager, pkgs: &[String]) -> Option<String> {
+    let list = join(pkgs);
+    match pm {
+        PackageManager::Apt => Some(format!(
+            "export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q --no-install-recommends {list} || {{ apt-get update -q && apt-get install -y -q --no-install-recommends {list}; }}"
+        )),
+        PackageManager::Dnf => Some(format!("dnf install -y {list}")),
+        PackageManager::Yum => Some(format!("yum install -y {list}")),
+        PackageManager::Zypper => Some(format!("zypper --non-interactive install {list}")),
+        PackageManager::Apk => Some(format!("apk add {list}")),
+        PackageManager::Unknown => None,
+    }
+}
+
+/// The steps for one host, from its probed state. Pure, so every rule is unit-tested.
+pub fn steps_for(
+    stack: &StackConfig,
+    virt: &str,
+    listening: &[u16],
+    st: &HostPrepState,
+) -> anyhow::Result<Vec<Step>> {
+    let cfg = &stack.components.host_prep;
+    let container = is_container(virt);
+    let mut steps = Vec::new();
+
+    // Ports first: a busy port is a conflict foundry must not resolve by itself.
+    let busy: Vec<String> = cfg
+        .required_ports
+        .iter()
+        .filter(|p| listening.contains(p))
+        .map(|p| p.to_string())
+        .collect();
+    if !busy.is_empty() {
+        anyhow::bail!("required TCP port(s) already in use: {} (free them or change components.host_prep.required_ports)", busy.join(", "));
+    }
+
+    let missing: Vec<String> = cfg
+        .packages
+        .iter()
+        .filter(|p| !st.packages_present.contains(*p))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        match install_script(st.package_manager, &missing) {
+            Some(script) => steps.push(Step::exec_timeout(
+                format!("install packages: {}", missing.join(" ")),
+                script,
+                900,
+            )),
+            None => steps.push(Step::cannot(
+                format!("install packages: {}", missing.join(" ")),
+                "no known package manager (apt, dnf, yum, zypper, apk) on this host",
+            )),
+        }
+    }
+
+    if cfg.disable_swap {
+        if st.swap_active > 0 {
+            if container {
+                steps.push(Step::cannot("turn swap off", format!("swap belongs to the machine this {virt} container runs on: turn it off there")));
+            } else {
+                steps.push(Step::exec("turn swap off (swapoff -a)", "swapoff -a"));
+            }
+        }
+        if st.fstab_swap_lines > 0 {
+            steps.push(Step::exec(
+                "comment out swap entries in /etc/fstab (backup /etc/fstab.foundry-bak)",
+                r"sed -i.foundry-bak -E 's@^([^#].*[[:space:]]swap[[:space:]].*)$@# \1 # disabled by foundry@' /etc/fstab",
+            ));
+        }
+    }
+
+    // Modules: persisted for boot, loaded now.
+    let mfile = modules_file(stack);
+    let mchange = compare(&mfile, st.modules_file.as_ref());
+    if mchange != FileChange::None {
+        steps.push(write_step(
+            &mfile,
+            mchange,
+            st.modules_file_content.as_deref(),
+        ));
+    }
+    let unloaded: Vec<&String> = cfg
+        .kernel_modules
+        .iter()
+        .filter(|m| !st.modules_loaded.contains(*m))
+        .collect();
+    for m in &unloaded {
+        if container {
+            steps.push(Step::cannot(format!("load kernel module {m}"), format!("{virt} container: modules are loaded by the machine's kernel; run `modprobe {m}` there")));
+        } else {
+            steps.push(Step::exec(
+                format!("load kernel module {m}"),
+                format!("modprobe {}", quote(m)),
+            ));
+        }
+    }
+
+    // Sysctls: persisted for boot, set now where they differ.
+    let sfile = sysctl_file(stack);
+    let schange = compare(&sfile, st.sysctl_file.as_ref());
+    if schange != FileChange::None {
+        steps.push(write_step(
+            &sfile,
+            schange,
+            st.sysctl_file_content.as_deref(),
+        ));
+    }
+    for (k, want) in &cfg.sysctls {
+        match st.sysctls.get(k) {
+            Some(have) if have.trim() == want.trim() => {}
+            Some(_) if container && !st.sysctls_writable.contains(k) => {
+                steps.push(Step::cannot(format!("set {k} = {want}"), format!("read-only in this {virt} container: set it on the machine")))
+            }
+            Some(_) => steps.push(Step::exec(format!("set {k} = {want}"), format!("sysctl -w {}", quote(&format!("{k}={want}"))))),
+            None if container => steps.push(Step::cannot(
+                format!("set {k} = {want}"),
+                format!("{k} does not exist in this {virt} container (its kernel module is not loaded on the machine)"),
+            )),
+            // Appears once the module (e.g. br_netfilter) is loaded by a step above.
+            None => steps.push(Step::exec(format!("set {k} = {want}"), format!("sysctl -w {}", quote(&format!("{k}={want}"))))),
+        }
+    }
+
+    if cfg.require_time_sync && !st.time_synced {
+        if container {
+            steps.push(Step::cannot(
+                "activate time sync",
+                format!("the clock of a {virt} container is the machine's: run time sync there"),
+            ));
+        } else if let Some(unit) = &st.timesync_unit_available {
+            steps.push(Step::exec(
+                format!("enable and start {unit}"),
+                format!("systemctl enable --now {}", quote(unit)),
+            ));
+        } else {
+            steps.push(Step::cannot(
+                "activate time sync",
+                "no time sync daemon installed: add chrony or systemd-timesyncd to components.host_prep.packages",
+            ));
+        }
+    }
+    Ok(steps)
+}
+
+#[async_trait::async_trait]
+impl Component for HostPrep {
+    fn name(&self) -> &str {
+        "host-prep"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn roles(&self) -> &'static [Role] {
+        &[]
+    }
+    fn enabled(&self, stack: &StackConfig) -> bool {
+        stack.components.host_prep.enabled
+    }
+    fn describe(&self, stack: &StackConfig, _host: &HostConfig) -> Vec<String> {
+        let c = &stack.components.host_prep;
+        let mut v = vec![format!("ensure packages: {}", c.packages.join(", "))];
+        if c.disable_swap {
+            v.push("turn swap off now and in /etc/fstab".into());
+        }
+        v.push(format!(
+            "load kernel modules {} (persisted in {MODULES_FILE})",
+            c.kernel_modules.join(", ")
+        ));
+        v.push(format!(
+            "set sysctls {} (persisted in {SYSCTL_FILE})",
+            c.sysctls
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if c.require_time_sync {
+            v.push("ensure time sync is active".into());
+        }
+        if !c.required_ports.is_empty() {
+            v.push(format!("check TCP ports free: {:?}", c.required_ports));
+        }
+        v
+    }
+    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
+        let st = probe::probe(ctx).await?;
+        steps_for(&ctx.stack, &ctx.facts.virt, &ctx.facts.listening_tcp, &st)
+    }
+    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus> {
+        let steps = self.plan(ctx).await?;
+        let pending: Vec<&Step> = steps.iter().filter(|s| s.mutates()).collect();
+        let cannot = steps.len() - pending.len();
+        let message = if pending.is_empty() {
+            if cannot > 0 {
+                format!("prepared ({cannot} item(s) not possible on this host)")
+            } else {
+                "prepared".into()
+            }
+        } else {
+            format!(
+                "{} change(s) pending: {}",
+                pending.len(),
+                pending[0].description
+            )
+        };
+        Ok(HostStatus {
+            installed: pending.is_empty(),
+            version: None,
+            healthy: pending.is_empty(),
+            message,
+        })
+    }
+    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
+        // Packages, swap and time sync are left as they are: other software may rely on them.
+        let out = ctx
+            .session
+            .exec(
+                &Cmd::read(format!(
+                    "for f in {} {}; do [ -e \"$f\" ] && echo \"$f\"; done; true",
+                    quote(MODULES_FILE),
+                    quote(SYSCTL_FILE)
+                ))
+                .sudo(),
+            )
+            .await?;
+        Ok(out
+            .stdout
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|f| {
+                Step::exec(
+                    format!("remove {f} (packages, swap and time sync left as they are)"),
+                    format!("rm -f {}", quote(f)),
+                )
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

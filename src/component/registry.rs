@@ -1,0 +1,61 @@
+//! Every component foundry knows, and the install order of the enabled ones.
+
+use super::order::topo_order;
+use super::{host_prep::HostPrep, services::UserService, Component};
+use crate::config::StackConfig;
+use std::sync::Arc;
+
+/// All components in registry order (the tie-break of the dependency sort).
+pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
+    let mut v: Vec<Arc<dyn Component>> = vec![Arc::new(HostPrep)];
+    for s in UserService::all(stack) {
+        v.push(Arc::new(s));
+    }
+    v
+}
+
+/// Components in dependency order (all of them; callers filter on `enabled`).
+pub fn ordered(stack: &StackConfig) -> anyhow::Result<Vec<Arc<dyn Component>>> {
+    let comps = all(stack);
+    let nodes: Vec<(&str, Vec<&str>)> = comps
+        .iter()
+        .map(|c| (c.name(), c.depends_on().to_vec()))
+        .collect();
+    let order =
+        topo_order(&nodes).map_err(|e| crate::error::fail(crate::error::ExitClass::Config, e))?;
+    Ok(order
+        .iter()
+        .filter_map(|n| comps.iter().find(|c| c.name() == n).cloned())
+        .collect())
+}
+
+/// The enabled components in install order.
+pub fn enabled_ordered(stack: &StackConfig) -> anyhow::Result<Vec<Arc<dyn Component>>> {
+    Ok(ordered(stack)?
+        .into_iter()
+        .filter(|c| c.enabled(stack))
+        .collect())
+}
+
+/// Look a component up by name, with a "did you mean" for typos.
+pub fn find(stack: &StackConfig, name: &str) -> anyhow::Result<Arc<dyn Component>> {
+    let comps = all(stack);
+    if let Some(c) = comps.iter().find(|c| c.name() == name) {
+        return Ok(c.clone());
+    }
+    let names: Vec<&str> = comps.iter().map(|c| c.name()).collect();
+    let best = names
+        .iter()
+        .min_by_key(|n| strsim::levenshtein(n, name))
+        .filter(|n| strsim::levenshtein(n, name) <= 3);
+    let hint = best
+        .map(|b| format!("; did you mean `{b}`?"))
+        .unwrap_or_default();
+    Err(crate::error::fail(
+        crate::error::ExitClass::Usage,
+        format!(
+            "unknown component `{name}` (known: {}){hint}",
+            names.join(", ")
+        ),
+    ))
+}

@@ -1,0 +1,138 @@
+//! systemd helpers: unit-file quoting, a single read-only probe of a unit's state, and the
+//! commands that change it. The decision of *what* to run lives in `component::service`; this
+//! file only knows how to ask and how to say it.
+
+use crate::ssh::{quote::quote, Cmd, Session};
+use serde::Serialize;
+
+/// Quote one word for an `ExecStart=` line (systemd's own syntax, not a shell): double quotes,
+/// backslash escapes, and `%`/`$` doubled so systemd neither expands specifiers nor variables.
+pub fn exec_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+".contains(c));
+    if safe {
+        return word.to_string();
+    }
+    let mut out = String::with_capacity(word.len() + 2);
+    out.push('"');
+    for c in word.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '%' => out.push_str("%%"),
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn exec_line(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| exec_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What systemd says about a unit, read in one round trip.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UnitState {
+    /// `LoadState`: loaded / not-found / masked ...
+    pub load: String,
+    /// `ActiveState`: active / inactive / failed / activating ...
+    pub active: String,
+    pub sub: String,
+    /// `UnitFileState`: enabled / disabled / static / "" when not found.
+    pub enabled: String,
+    /// Human time since the current state began.
+    pub since: String,
+    /// Last journal lines, only collected when the unit is failed (for error messages).
+    pub journal_tail: Vec<String>,
+}
+
+impl UnitState {
+    pub fn is_active(&self) -> bool {
+        self.active == "active"
+    }
+    pub fn is_enabled(&self) -> bool {
+        self.enabled == "enabled"
+    }
+    pub fn exists(&self) -> bool {
+        self.load == "loaded"
+    }
+}
+
+/// Shell snippet printing `unit.<key>=<value>` lines for a unit (used inside batched probes).
+pub fn probe_script(unit: &str) -> String {
+    let u = quote(unit);
+    format!(
+        "systemctl show -p LoadState -p ActiveState -p SubState -p UnitFileState -p StateChangeTimestamp {u} 2>/dev/null | sed 's/^/unit./'; \
+         if [ \"$(systemctl show -p ActiveState --value {u} 2>/dev/null)\" = failed ]; then \
+         journalctl -u {u} -n 8 --no-pager -o cat 2>/dev/null | sed 's/^/unit.journal=/'; fi"
+    )
+}
+
+/// Parse the `unit.*` lines printed by [`probe_script`].
+pub fn parse_probe(out: &str) -> UnitState {
+    let mut s = UnitState::default();
+    for line in out.lines() {
+        let Some(rest) = line.strip_prefix("unit.") else {
+            continue;
+        };
+        let Some((k, v)) = rest.split_once('=') else {
+            continue;
+        };
+        match k {
+            "LoadState" => s.load = v.to_string(),
+            "ActiveState" => s.active = v.to_string(),
+            "SubState" => s.sub = v.to_string(),
+            "UnitFileState" => s.enabled = v.to_string(),
+            "StateChangeTimestamp" => s.since = v.to_string(),
+            "journal" => s.journal_tail.push(v.to_string()),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Read a unit's state (one read-only round trip).
+pub async fn state(session: &Session, unit: &str) -> anyhow::Result<UnitState> {
+    let out = session
+        .exec(&Cmd::read(probe_script(unit)).sudo().label("systemd state"))
+        .await?;
+    Ok(parse_probe(&out.stdout))
+}
+
+/// `systemctl <verb> <unit>` as a script (the verb is ours, the unit name is quoted).
+pub fn systemctl(verb: &str, unit: &str) -> String {
+    format!("systemctl {verb} {}", quote(unit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_quote_leaves_plain_words_and_escapes_the_rest() {
+        assert_eq!(exec_quote("/usr/bin/podman"), "/usr/bin/podman");
+        assert_eq!(exec_quote("a b"), "\"a b\"");
+        assert_eq!(exec_quote("100%"), "\"100%%\"");
+        assert_eq!(exec_quote("$HOME"), "\"$$HOME\"");
+        assert_eq!(exec_quote("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(exec_quote(""), "\"\"");
+    }
+
+    #[test]
+    fn parse_probe_reads_state_and_journal() {
+        let s = parse_probe(
+            "unit.LoadState=loaded\nunit.ActiveState=failed\nunit.SubState=failed\nunit.UnitFileState=enabled\nunit.journal=boom\nother=1\n",
+        );
+        assert!(s.exists() && s.is_enabled() && !s.is_active());
+        assert_eq!(s.journal_tail, vec!["boom"]);
+    }
+}
