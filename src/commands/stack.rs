@@ -171,6 +171,7 @@ pub fn finish(
                                     s.description,
                                     s.detail.clone().unwrap_or_default()
                                 ),
+                                _ if !s.mutates => println!("    then check: {}", s.description),
                                 _ => println!("  + {}", s.description),
                             }
                             if let Some(d) = &s.diff {
@@ -192,7 +193,11 @@ pub fn finish(
                 for r in reports {
                     for h in &r.hosts {
                         let cannot = h.steps.iter().filter(|s| s.state == "cannot").count();
-                        let done = h.steps.iter().filter(|s| s.state == "done").count();
+                        let done = h
+                            .steps
+                            .iter()
+                            .filter(|s| s.mutates && s.state == "done")
+                            .count();
                         rows.push(vec![
                             r.component.clone(),
                             h.host.clone(),

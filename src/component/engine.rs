@@ -42,6 +42,8 @@ pub struct StepReport {
     pub diff: Option<String>,
     /// "pending" (plan), "done", "failed", "not-run", "cannot".
     pub state: String,
+    /// False for checks (`Verify`) and `Cannot` items: they change nothing.
+    pub mutates: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -290,6 +292,7 @@ impl Engine {
             .map(|s| StepReport {
                 description: s.description.clone(),
                 diff: s.diff.clone(),
+                mutates: s.mutates(),
                 state: if matches!(s.action, Action::Cannot { .. }) {
                     "cannot"
                 } else {
