@@ -1,1 +1,3 @@
 //! Host facts, systemd and container runtime helpers.
+
+pub mod facts;
