@@ -1,0 +1,165 @@
+//! The component engine on three real test-bed hosts (systemd + sshd + podman in nspawn):
+//! host-prep plus a container service run by the real podman under a real systemd unit, pulled
+//! from the bed's registry. Proves convergence, a zero-mutation re-run (counted from the run
+//! log), a one-value change planned and applied alone, and a host lost mid-run.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{bed, Sandbox, TestHost, REGISTRY};
+
+fn stack_yaml(hosts: &[&TestHost], page: &str) -> String {
+    let mut s = format!(
+        "cluster: {{name: bedtest, domain: bed.test, vip: 10.214.0.250}}\n\
+         network: {{cidr: 10.214.0.0/24}}\n\
+         ssh: {{connect_timeout: 5}}\n\
+         images: {{registry: \"{REGISTRY}\", insecure: true}}\n\
+         hosts:\n"
+    );
+    for h in hosts {
+        s.push_str(&format!("  - {{hostname: {}, address: {}, roles: [cluster-control-plane]}}\n", h.name, h.ip));
+    }
+    s.push_str(&format!(
+        "components:\n\
+         \x20 services:\n\
+         \x20   - name: web\n\
+         \x20     image: library/busybox:stable\n\
+         \x20     args: [httpd, -f, -p, \"8088\", -h, /www]\n\
+         \x20     volumes: [\"/srv/web:/www:ro\"]\n\
+         \x20     files:\n\
+         \x20       /srv/web/index.html: \"{page}\\n\"\n"
+    ));
+    s
+}
+
+/// `"kind":"exec"` lines with `"mutating":true` in a run log.
+fn mutating_execs(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"exec\"") && l.contains("\"mutating\":true"))
+        .map(String::from)
+        .collect()
+}
+
+fn newest_log(sb: &Sandbox) -> std::path::PathBuf {
+    sb.run_logs().last().cloned().expect("a run log")
+}
+
+fn http_get(ip: &str, port: u16) -> String {
+    let out = std::process::Command::new("curl").args(["-fsS", "--max-time", "5", &format!("http://{ip}:{port}/")]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn converges_then_reruns_with_zero_mutations_then_applies_one_change() {
+    let b = bed();
+    let _ = b.busybox_image();
+    let hosts: Vec<TestHost> = (0..3).map(|_| b.host("eng")).collect();
+    let refs: Vec<&TestHost> = hosts.iter().collect();
+    let sb = Sandbox::new();
+    for h in &hosts {
+        sb.trust(h);
+    }
+    let cfg = sb.write("stack.yaml", &stack_yaml(&refs, "hello v1"));
+    let cfg = cfg.to_str().unwrap();
+
+    // 1. First install converges, and the container really serves on every host.
+    let r = sb.foundry(&["--config", cfg, "stack", "install"]);
+    r.ok();
+    for h in &hosts {
+        assert_eq!(http_get(&h.ip, 8088), "hello v1\n", "web on {}", h.name);
+        assert_eq!(h.ssh_ok("systemctl is-active web.service").trim(), "active");
+        assert_eq!(h.ssh_ok("systemctl is-enabled web.service").trim(), "enabled");
+    }
+    assert!(!mutating_execs(&newest_log(&sb)).is_empty());
+
+    // 2. Re-run: nothing to do, and not one mutating remote command.
+    let t = Instant::now();
+    let r = sb.foundry(&["--config", cfg, "stack", "install"]);
+    r.ok();
+    let rerun = t.elapsed();
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    let muts = mutating_execs(&newest_log(&sb));
+    assert!(muts.is_empty(), "re-run mutated: {muts:#?}");
+    eprintln!("no-op re-run on 3 hosts: {rerun:?}");
+
+    // 3. Change one value: plan lists exactly that change (+ the restart it implies) per host.
+    std::fs::write(cfg, stack_yaml(&refs, "hello v2")).unwrap();
+    let r = sb.foundry(&["--config", cfg, "stack", "plan"]);
+    r.ok();
+    let changes: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("  + ")).collect();
+    assert_eq!(changes.len(), 6, "plan:\n{}", r.stdout);
+    for h in &hosts {
+        assert!(r.stdout.contains(&format!("service/web on {}:", h.name)), "{}", r.stdout);
+    }
+    assert_eq!(changes.iter().filter(|l| l.contains("update /srv/web/index.html")).count(), 3, "{}", r.stdout);
+    assert_eq!(changes.iter().filter(|l| l.contains("restart web.service (config changed)")).count(), 3, "{}", r.stdout);
+    assert!(r.stdout.contains("+hello v2") && r.stdout.contains("-hello v1"), "diff shown:\n{}", r.stdout);
+    assert!(!r.stdout.contains("host-prep on"), "host-prep must have nothing to do:\n{}", r.stdout);
+    assert!(mutating_execs(&newest_log(&sb)).is_empty(), "plan must not mutate");
+    for h in &hosts {
+        assert_eq!(http_get(&h.ip, 8088), "hello v1\n", "plan changed {}", h.name);
+    }
+
+    // ... and install applies only it: one upload + one restart per host.
+    let r = sb.foundry(&["--config", cfg, "stack", "install"]);
+    r.ok();
+    let muts = mutating_execs(&newest_log(&sb));
+    assert_eq!(muts.len(), 6, "{muts:#?}");
+    for h in &hosts {
+        assert_eq!(http_get(&h.ip, 8088), "hello v2\n");
+    }
+    let r = sb.foundry(&["--config", cfg, "stack", "install"]);
+    r.ok();
+    assert!(mutating_execs(&newest_log(&sb)).is_empty());
+}
+
+#[test]
+fn a_host_lost_mid_run_fails_alone_and_the_next_run_converges() {
+    let b = bed();
+    let _ = b.busybox_image();
+    let hosts: Vec<TestHost> = (0..3).map(|_| b.host("cut")).collect();
+    let refs: Vec<&TestHost> = hosts.iter().collect();
+    let sb = Sandbox::new();
+    for h in &hosts {
+        sb.trust(h);
+    }
+    let cfg = sb.write("stack.yaml", &stack_yaml(&refs, "lost"));
+    let cfg = cfg.to_str().unwrap().to_string();
+    let victim = &hosts[1];
+    // Slow down the web service's state probe on the victim only, so the test can cut its
+    // network while foundry is in the middle of that host's work.
+    victim.ssh_ok(
+        "mv /usr/bin/podman /usr/bin/podman.real && printf '#!/bin/sh\\n[ \"$1 $2\" = \"image exists\" ] && sleep 8\\nexec /usr/bin/podman.real \"$@\"\\n' > /usr/bin/podman && chmod 755 /usr/bin/podman",
+    );
+
+    let child = sb.spawn_foundry(&["--config", &cfg, "stack", "install"]);
+    // Wait until host-prep is done everywhere (the component_done event), then cut the victim.
+    let t0 = Instant::now();
+    loop {
+        let done = sb.run_logs().last().map(|l| std::fs::read_to_string(l).unwrap_or_default().contains("\"event\":\"component_done\"")).unwrap_or(false);
+        if done {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "host-prep never finished");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    victim.cut_network();
+    let r = sb.wait_foundry(child);
+    assert_eq!(r.code, 6, "partial failure exit code; stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(&format!("service/web on {}", victim.name)), "names host:\n{}", r.stderr);
+    assert!(r.stderr.contains("plan") || r.stderr.contains("step"), "names the step:\n{}", r.stderr);
+    for h in [&hosts[0], &hosts[2]] {
+        assert_eq!(http_get(&h.ip, 8088), "lost\n", "{} finished", h.name);
+    }
+
+    victim.restore_network();
+    let r = sb.foundry(&["--config", &cfg, "stack", "install"]);
+    r.ok();
+    assert_eq!(http_get(&victim.ip, 8088), "lost\n");
+    let r = sb.foundry(&["--config", &cfg, "stack", "install"]);
+    r.ok();
+    assert!(mutating_execs(&newest_log(&sb)).is_empty());
+}
