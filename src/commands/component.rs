@@ -1,4 +1,4 @@
-use crate::cli::{GlobalOpts, ComponentCmd};
+use crate::cli::{ComponentCmd, GlobalOpts};
 
 pub async fn run(_g: &GlobalOpts, _cmd: ComponentCmd) -> anyhow::Result<i32> {
     anyhow::bail!("not implemented yet")
