@@ -18,13 +18,7 @@ pub struct GlobalOpts {
     #[arg(long, global = true, env = "FOUNDRY_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Secret context: OpenBao KV paths and ~/.foundryvars entries live under this name
-    #[arg(
-        long,
-        global = true,
-        env = "FOUNDRY_INSTANCE",
-        default_value = "foundry-core",
-        value_name = "NAME"
-    )]
+    #[arg(long, global = true, env = "FOUNDRY_INSTANCE", default_value = "foundry-core", value_name = "NAME")]
     pub instance: String,
     /// Output format
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
@@ -45,9 +39,7 @@ pub struct GlobalOpts {
 
 impl GlobalOpts {
     pub fn config_path(&self) -> PathBuf {
-        self.config
-            .clone()
-            .unwrap_or_else(crate::paths::default_config)
+        self.config.clone().unwrap_or_else(crate::paths::default_config)
     }
 }
 

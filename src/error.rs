@@ -50,10 +50,7 @@ impl std::error::Error for Failure {}
 
 /// Build an `anyhow::Error` carrying an exit class.
 pub fn fail(class: ExitClass, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Failure {
-        class,
-        message: message.into(),
-    })
+    anyhow::Error::new(Failure { class, message: message.into() })
 }
 
 /// The exit class of an error: the first [`Failure`] in its chain, else `General`.

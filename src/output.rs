@@ -5,12 +5,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde::Serialize;
 
 /// Print rows as a table (header + rows) or the serializable value as JSON/YAML.
-pub fn render<T: Serialize>(
-    format: OutputFormat,
-    header: &[&str],
-    rows: Vec<Vec<String>>,
-    value: &T,
-) -> anyhow::Result<()> {
+pub fn render<T: Serialize>(format: OutputFormat, header: &[&str], rows: Vec<Vec<String>>, value: &T) -> anyhow::Result<()> {
     match format {
         OutputFormat::Table => println!("{}", table(header, rows)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(value)?),
@@ -21,8 +16,7 @@ pub fn render<T: Serialize>(
 
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
     t.set_header(header.to_vec());
     for r in rows {
         t.add_row(r);

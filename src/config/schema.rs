@@ -69,12 +69,7 @@ pub struct SshDefaults {
 
 impl Default for SshDefaults {
     fn default() -> Self {
-        SshDefaults {
-            user: default_user(),
-            key: None,
-            connect_timeout: default_connect_timeout(),
-            parallel: default_parallel(),
-        }
+        SshDefaults { user: default_user(), key: None, connect_timeout: default_connect_timeout(), parallel: default_parallel() }
     }
 }
 
@@ -104,12 +99,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Openbao,
-        Role::Zot,
-        Role::ClusterControlPlane,
-        Role::ClusterWorker,
-    ];
+    pub const ALL: [Role; 4] = [Role::Openbao, Role::Zot, Role::ClusterControlPlane, Role::ClusterWorker];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -265,10 +255,7 @@ impl Default for HostPrepConfig {
 }
 
 fn default_packages() -> Vec<String> {
-    ["curl", "ca-certificates", "iptables", "nfs-common"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    ["curl", "ca-certificates", "iptables", "nfs-common"].iter().map(|s| s.to_string()).collect()
 }
 fn default_modules() -> Vec<String> {
     vec!["overlay".into(), "br_netfilter".into()]
@@ -396,10 +383,7 @@ fn default_zot_admin() -> String {
     "admin".into()
 }
 fn default_zot_upstreams() -> Vec<String> {
-    ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"].iter().map(|s| s.to_string()).collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

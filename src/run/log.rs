@@ -48,13 +48,8 @@ impl RunLog {
     /// Create `~/.foundry/logs/<timestamp>-<command>.log` (0600).
     pub fn create(dir: &Path, command: &str) -> std::io::Result<RunLogHandle> {
         std::fs::create_dir_all(dir)?;
-        let ts = humantime::format_rfc3339_millis(SystemTime::now())
-            .to_string()
-            .replace(':', "");
-        let safe: String = command
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
+        let ts = humantime::format_rfc3339_millis(SystemTime::now()).to_string().replace(':', "");
+        let safe: String = command.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let mut path = dir.join(format!("{ts}-{safe}.log"));
         let mut n = 1;
         while path.exists() {
@@ -69,18 +64,12 @@ impl RunLog {
             opts.mode(0o600);
         }
         let file = opts.open(&path)?;
-        Ok(Arc::new(RunLog {
-            path: Some(path),
-            file: Mutex::new(Some(file)),
-        }))
+        Ok(Arc::new(RunLog { path: Some(path), file: Mutex::new(Some(file)) }))
     }
 
     /// A log that writes nothing (offline plan, unit tests).
     pub fn disabled() -> RunLogHandle {
-        Arc::new(RunLog {
-            path: None,
-            file: Mutex::new(None),
-        })
+        Arc::new(RunLog { path: None, file: Mutex::new(None) })
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -90,12 +79,7 @@ impl RunLog {
     fn write(&self, kind: &str, host: Option<&str>, body: serde_json::Value) {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let Some(f) = guard.as_mut() else { return };
-        let line = Line {
-            ts: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            kind,
-            host,
-            body,
-        };
+        let line = Line { ts: humantime::format_rfc3339_millis(SystemTime::now()).to_string(), kind, host, body };
         if let Ok(s) = serde_json::to_string(&line) {
             let _ = writeln!(f, "{}", redact::scrub(&s));
         }
@@ -103,32 +87,16 @@ impl RunLog {
 
     /// Record a remote command.
     pub fn exec(&self, host: &str, rec: &ExecRecord<'_>) {
-        self.write(
-            "exec",
-            Some(host),
-            serde_json::to_value(rec).unwrap_or_default(),
-        );
+        self.write("exec", Some(host), serde_json::to_value(rec).unwrap_or_default());
     }
 
     /// Record an event (step started/finished, component done, ...).
     pub fn event(&self, host: Option<&str>, what: &str, detail: serde_json::Value) {
-        self.write(
-            "event",
-            host,
-            serde_json::json!({ "event": what, "detail": detail }),
-        );
+        self.write("event", host, serde_json::json!({ "event": what, "detail": detail }));
     }
 
     /// Record an HTTP call made by foundry (OpenBao, Zot, Kubernetes APIs).
-    pub fn http(
-        &self,
-        target: &str,
-        method: &str,
-        path: &str,
-        status: Option<u16>,
-        took: Duration,
-        mutating: bool,
-    ) {
+    pub fn http(&self, target: &str, method: &str, path: &str, status: Option<u16>, took: Duration, mutating: bool) {
         self.write(
             "http",
             Some(target),
