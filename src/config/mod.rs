@@ -1,6 +1,7 @@
 //! stack.yaml: schema, loading with locations, validation, editing.
 
 pub mod edit;
+pub mod init;
 pub mod load;
 pub mod locate;
 pub mod mask;

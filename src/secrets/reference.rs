@@ -138,23 +138,24 @@ pub fn find_refs(s: &str) -> Result<Vec<SecretRef>, RefError> {
             });
         };
         let parts: Vec<&str> = inner.split(':').collect();
-        let (path, key) =
-            match parts.as_slice() {
-                [p, k] => (*p, *k),
-                [_] => {
-                    return Err(RefError {
-                        reference: whole.into(),
-                        message: "there is no `:KEY` after the PATH".into(),
-                    })
-                }
-                _ => return Err(RefError {
+        let (path, key) = match parts.as_slice() {
+            [p, k] => (*p, *k),
+            [_] => {
+                return Err(RefError {
+                    reference: whole.into(),
+                    message: "there is no `:KEY` after the PATH".into(),
+                })
+            }
+            _ => {
+                return Err(RefError {
                     reference: whole.into(),
                     message: format!(
                         "it has {} `:` after `secret:`; PATH and KEY are separated by exactly one",
                         parts.len() - 1
                     ),
-                }),
-            };
+                })
+            }
+        };
         check_path(path)
             .and_then(|_| check_key(key))
             .map_err(|m| RefError {

@@ -32,6 +32,7 @@ pub enum ResolveError {
     /// No backend had the reference.
     NotFound {
         reference: String,
+        instance: String,
         tried: Vec<String>,
         env_var: String,
         path: String,
@@ -48,9 +49,9 @@ pub enum ResolveError {
 impl fmt::Display for ResolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ResolveError::NotFound { reference, tried, env_var, path, key } => write!(
+            ResolveError::NotFound { reference, instance, tried, env_var, path, key } => write!(
                 f,
-                "secret {reference} not found (tried {}); set {env_var}, or store it with `foundry secret set {path} {key} -`",
+                "secret {reference} not found for instance {instance} (tried {}); set {env_var}, or store it with `foundry secret set {path} {key} -`",
                 tried.join(", ")
             ),
             ResolveError::Backend { backend, reference, message } => write!(f, "{backend}: cannot look up {reference}: {message}"),
@@ -131,6 +132,7 @@ impl Chain {
         }
         Err(ResolveError::NotFound {
             reference,
+            instance: instance.to_string(),
             tried,
             env_var: var_name(instance, r),
             path: r.path.clone(),
