@@ -7,6 +7,7 @@ pub mod host;
 pub mod openbao;
 pub mod secret;
 pub mod stack;
+pub mod validate;
 
 use crate::cli::{Cli, Command};
 use clap::CommandFactory;

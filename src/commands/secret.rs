@@ -1,5 +1,344 @@
-use crate::cli::{GlobalOpts, SecretCmd};
+//! `foundry secret get|set|list|generate`. `get` is the one place foundry prints a secret value,
+//! on purpose; everything else prints names and locations only.
 
-pub async fn run(_g: &GlobalOpts, _cmd: SecretCmd) -> anyhow::Result<i32> {
-    anyhow::bail!("not implemented yet")
+use crate::cli::{GlobalOpts, OutputFormat, SecretCmd};
+use crate::error::{fail, ExitClass};
+use crate::secrets::env::{set_vars, var_name};
+use crate::secrets::{file, redact, Chain, SecretRef};
+use anyhow::Result;
+use rand::rngs::OsRng;
+use rand::Rng;
+use serde::Serialize;
+use std::io::{IsTerminal, Read};
+
+pub async fn run(g: &GlobalOpts, cmd: SecretCmd) -> Result<i32> {
+    match cmd {
+        SecretCmd::Get { path, key } => get(g, &path, &key).await,
+        SecretCmd::Set {
+            path,
+            key,
+            value,
+            backend,
+        } => set(g, &path, &key, &value, backend.as_deref()),
+        SecretCmd::List { prefix } => list(g, prefix.as_deref()),
+        SecretCmd::Generate {
+            path,
+            key,
+            length,
+            alphabet,
+            backend,
+        } => generate(g, &path, &key, length, &alphabet, backend.as_deref()),
+    }
+}
+
+fn secret_ref(path: &str, key: &str) -> Result<SecretRef> {
+    SecretRef::new(path, key).map_err(|e| fail(ExitClass::Usage, e.to_string()))
+}
+
+/// The chain `secret get` reads through.
+fn chain() -> Chain {
+    // TODO(integrator): push the OpenBao resolver here once it exists (after env and file).
+    Chain::standard()
+}
+
+async fn get(g: &GlobalOpts, path: &str, key: &str) -> Result<i32> {
+    let r = secret_ref(path, key)?;
+    let v = chain()
+        .resolve(&g.instance, &r)
+        .await
+        .map_err(|e| fail(ExitClass::Config, e.to_string()))?;
+    // Printed unscrubbed on purpose: this command exists to show the value.
+    println!("{v}");
+    Ok(0)
+}
+
+/// Where a write goes. Only the file backend exists so far.
+enum Backend {
+    File,
+}
+
+fn backend(name: Option<&str>) -> Result<Backend> {
+    match name {
+        // TODO(integrator): default to OpenBao when it is reachable (see cli.rs help text).
+        None | Some("file") => Ok(Backend::File),
+        // TODO(integrator): write through the OpenBao KV backend.
+        Some("openbao") => Err(fail(ExitClass::Usage, "--backend openbao is not yet available; use --backend file (~/.foundryvars)")),
+        Some("env") => Err(fail(ExitClass::Usage, "foundry can't set environment variables; export the variable yourself, or use --backend file")),
+        Some(other) => Err(fail(ExitClass::Usage, format!("unknown backend `{other}`; use file or openbao"))),
+    }
+}
+
+fn store(g: &GlobalOpts, b: Backend, r: &SecretRef, value: &str) -> Result<String> {
+    match b {
+        Backend::File => {
+            file::set(&g.instance, &r.path, &r.key, value)
+                .map_err(|e| fail(ExitClass::General, format!("{e:#}")))?;
+            Ok(crate::paths::foundryvars().display().to_string())
+        }
+    }
+}
+
+/// A value typed without echo (terminal) or read from standard input (one trailing newline
+/// removed).
+fn read_value_stdin(r: &SecretRef) -> Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Value for {r} (input hidden): ");
+        let v = read_hidden_line()?;
+        eprintln!();
+        return Ok(v);
+    }
+    let mut s = String::new();
+    stdin.lock().read_to_string(&mut s)?;
+    let s = s
+        .strip_suffix('\n')
+        .map(|x| x.strip_suffix('\r').unwrap_or(x))
+        .unwrap_or(&s)
+        .to_string();
+    Ok(s)
+}
+
+/// One line from the terminal with echo off (restored even on error).
+fn read_hidden_line() -> Result<String> {
+    use std::os::fd::AsRawFd;
+    let fd = std::io::stdin().as_raw_fd();
+    // SAFETY: termios is plain data; tcgetattr fills it for a valid fd and we check the result.
+    let mut old: libc::termios = unsafe { std::mem::zeroed() };
+    let have_tty = unsafe { libc::tcgetattr(fd, &mut old) } == 0;
+    if have_tty {
+        let mut t = old;
+        t.c_lflag &= !libc::ECHO;
+        t.c_lflag |= libc::ECHONL;
+        // SAFETY: fd is stdin, t a copy of its current settings.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+    }
+    let mut line = String::new();
+    let res = std::io::stdin().read_line(&mut line);
+    if have_tty {
+        // SAFETY: restores the settings read above.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &old) };
+    }
+    res?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn set(
+    g: &GlobalOpts,
+    path: &str,
+    key: &str,
+    value: &str,
+    backend_name: Option<&str>,
+) -> Result<i32> {
+    let r = secret_ref(path, key)?;
+    let b = backend(backend_name)?;
+    let v = if value == "-" {
+        read_value_stdin(&r)?
+    } else {
+        value.to_string()
+    };
+    if v.is_empty() {
+        return Err(fail(
+            ExitClass::Usage,
+            format!("refusing to store an empty value for {r}"),
+        ));
+    }
+    redact::register(&v);
+    let place = store(g, b, &r, &v)?;
+    println!("stored {r} (instance {}) in {place}", g.instance);
+    shadow_note(g, &r);
+    Ok(0)
+}
+
+/// The environment wins over the file: say so when a variable would hide what was just stored.
+fn shadow_note(g: &GlobalOpts, r: &SecretRef) {
+    let name = var_name(&g.instance, r);
+    if std::env::var_os(&name).is_some_and(|v| !v.is_empty()) {
+        eprintln!(
+            "note: {name} is set in the environment and takes precedence over the stored value"
+        );
+    }
+}
+
+#[derive(Serialize)]
+struct Listing {
+    instance: String,
+    file: String,
+    entries: Vec<Entry>,
+    env: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    path: String,
+    key: String,
+    backend: &'static str,
+}
+
+fn list(g: &GlobalOpts, prefix: Option<&str>) -> Result<i32> {
+    let prefix = prefix.unwrap_or("").trim_end_matches('/');
+    let matches = |p: &str| {
+        prefix.is_empty()
+            || p == prefix
+            || p.starts_with(&format!("{prefix}/"))
+            || p.starts_with(prefix)
+    };
+    let entries: Vec<Entry> = file::list(&g.instance)?
+        .into_iter()
+        .filter(|(p, _)| matches(p))
+        .map(|(path, key)| Entry {
+            path,
+            key,
+            backend: "file",
+        })
+        .collect();
+    let env_prefix = if prefix.is_empty() {
+        crate::secrets::env::var_prefix(&g.instance)
+    } else {
+        // The variable name of PREFIX as a path, without the key part.
+        let v = var_name(
+            &g.instance,
+            &SecretRef {
+                path: prefix.to_string(),
+                key: "x".into(),
+                span: 0..0,
+            },
+        );
+        v.strip_suffix("__X").unwrap_or(&v).to_string()
+    };
+    let env: Vec<String> = set_vars(&g.instance)
+        .into_iter()
+        .filter(|n| n.starts_with(&env_prefix))
+        .collect();
+    let listing = Listing {
+        instance: g.instance.clone(),
+        file: crate::paths::foundryvars().display().to_string(),
+        entries,
+        env,
+    };
+    match g.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&listing)?),
+        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(&listing)?),
+        OutputFormat::Table => {
+            if listing.entries.is_empty() {
+                println!(
+                    "no secrets for instance {} in {}",
+                    listing.instance, listing.file
+                );
+            } else {
+                let rows = listing
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.path.clone(),
+                            e.key.clone(),
+                            format!("{} ({})", e.backend, listing.file),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    crate::output::table(&["PATH", "KEY", "BACKEND"], rows)
+                );
+            }
+            if !listing.env.is_empty() {
+                println!("set in the environment (these take precedence):");
+                for n in &listing.env {
+                    println!("  {n}");
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn alphabet_chars(spec: &str) -> Result<(Vec<char>, String)> {
+    let chars: Vec<char> = match spec {
+        "alnum" => ('A'..='Z').chain('a'..='z').chain('0'..='9').collect(),
+        "hex" => ('0'..='9').chain('a'..='f').collect(),
+        literal => {
+            let mut v: Vec<char> = literal.chars().collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+    };
+    if chars.len() < 2 {
+        return Err(fail(
+            ExitClass::Usage,
+            "--alphabet needs at least 2 different characters (or alnum, hex)",
+        ));
+    }
+    if chars.iter().any(|c| c.is_control() || *c == '\n') {
+        return Err(fail(
+            ExitClass::Usage,
+            "--alphabet must not contain control characters",
+        ));
+    }
+    let name = if matches!(spec, "alnum" | "hex") {
+        spec.to_string()
+    } else {
+        format!("{}-character", chars.len())
+    };
+    Ok((chars, name))
+}
+
+/// `length` characters drawn uniformly from `chars` with the OS's CSPRNG.
+pub fn generate_value(chars: &[char], length: usize) -> String {
+    let mut rng = OsRng;
+    (0..length)
+        .map(|_| chars[rng.gen_range(0..chars.len())])
+        .collect()
+}
+
+fn generate(
+    g: &GlobalOpts,
+    path: &str,
+    key: &str,
+    length: usize,
+    alphabet: &str,
+    backend_name: Option<&str>,
+) -> Result<i32> {
+    let r = secret_ref(path, key)?;
+    let b = backend(backend_name)?;
+    if !(1..=4096).contains(&length) {
+        return Err(fail(ExitClass::Usage, "--length must be from 1 to 4096"));
+    }
+    let (chars, name) = alphabet_chars(alphabet)?;
+    // Never overwrite silently: a generated secret may already be in use (a password set on a host).
+    if file::get(&g.instance, &r.path, &r.key)?.is_some() {
+        return Err(fail(
+            ExitClass::General,
+            format!("{r} already exists in {}; remove its line there first to replace it, or use `foundry secret set`", crate::paths::foundryvars().display()),
+        ));
+    }
+    let v = generate_value(&chars, length);
+    redact::register(&v);
+    let place = store(g, b, &r, &v)?;
+    let bits = (length as f64 * (chars.len() as f64).log2()).floor();
+    println!("generated a {length}-character {name} secret (~{bits} bits) and stored it as {r} (instance {}) in {place}", g.instance);
+    shadow_note(g, &r);
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_use_the_alphabet_and_differ() {
+        let (chars, _) = alphabet_chars("hex").unwrap();
+        let a = generate_value(&chars, 64);
+        let b = generate_value(&chars, 64);
+        assert_eq!(a.len(), 64);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
+        let (chars, name) = alphabet_chars("ab").unwrap();
+        assert_eq!(name, "2-character");
+        let v = generate_value(&chars, 200);
+        assert!(v.contains('a') && v.contains('b') && v.chars().all(|c| c == 'a' || c == 'b'));
+        assert!(alphabet_chars("aaa").is_err());
+    }
 }

@@ -1,0 +1,383 @@
+//! Reading stack.yaml: YAML syntax, then the schema (serde, with the failing field's path), with
+//! every error pointing at `file:line:column` and saying what would be valid.
+
+use super::locate::LocationIndex;
+use super::path::FieldPath;
+use super::schema::StackConfig;
+use super::suggest;
+use crate::error::{fail, ExitClass};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A stack file that parsed and matched the schema. `source` is the text as read, `index` maps
+/// field paths to positions in it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub source: String,
+    pub config: StackConfig,
+    pub index: LocationIndex,
+}
+
+impl Loaded {
+    /// `file:line:col` for a field path (the nearest ancestor present in the file).
+    pub fn where_is(&self, path: &FieldPath) -> String {
+        match self.index.locate_nearest(path) {
+            Some(p) => format!("{}:{}:{}", self.path.display(), p.line, p.col),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaKind {
+    UnknownField,
+    UnknownValue,
+    Other,
+}
+
+/// Why a stack file could not be loaded. Displayed as one line; never contains a secret (the
+/// schema errors quote at most a non-string value).
+#[derive(Debug, Clone)]
+pub enum ConfigError {
+    Missing {
+        path: PathBuf,
+    },
+    Read {
+        path: PathBuf,
+        message: String,
+    },
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    Schema {
+        file: PathBuf,
+        line: Option<usize>,
+        column: Option<usize>,
+        path: FieldPath,
+        kind: SchemaKind,
+        message: String,
+        hint: String,
+    },
+}
+
+impl ConfigError {
+    pub fn file(&self) -> &Path {
+        match self {
+            ConfigError::Missing { path } | ConfigError::Read { path, .. } => path,
+            ConfigError::Syntax { file, .. } | ConfigError::Schema { file, .. } => file,
+        }
+    }
+
+    /// (field path, line, column, message) for `stack validate`'s finding list.
+    pub fn parts(&self) -> (String, Option<usize>, Option<usize>, String) {
+        match self {
+            ConfigError::Missing { .. } | ConfigError::Read { .. } => {
+                (String::new(), None, None, self.to_string())
+            }
+            ConfigError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            } => (
+                String::new(),
+                Some(*line),
+                Some(*column),
+                format!("YAML syntax error: {message}"),
+            ),
+            ConfigError::Schema {
+                line,
+                column,
+                path,
+                message,
+                hint,
+                ..
+            } => (path.to_string(), *line, *column, format!("{message}{hint}")),
+        }
+    }
+
+    /// As an `anyhow::Error` that exits with the Config class (3).
+    pub fn into_anyhow(self) -> anyhow::Error {
+        fail(ExitClass::Config, self.to_string())
+    }
+}
+
+fn loc(file: &Path, line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("{}:{l}:{c}", file.display()),
+        _ => file.display().to_string(),
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing { path } => write!(
+                f,
+                "no stack file at {}; create one with `foundry config init` or pass --config",
+                path.display()
+            ),
+            ConfigError::Read { path, message } => {
+                write!(f, "cannot read {}: {message}", path.display())
+            }
+            ConfigError::Syntax {
+                file,
+                line,
+                column,
+                message,
+            } => write!(
+                f,
+                "{}:{line}:{column}: YAML syntax error: {message}",
+                file.display()
+            ),
+            ConfigError::Schema {
+                file,
+                line,
+                column,
+                path,
+                kind,
+                message,
+                hint,
+            } => {
+                // An unknown field is reported at the mapping that holds it.
+                let at = if *kind == SchemaKind::UnknownField {
+                    path.parent()
+                } else {
+                    path.clone()
+                };
+                write!(f, "{message} at {at} ({}){hint}", loc(file, *line, *column))
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Read and load a stack file.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let source = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::Missing {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        }
+    };
+    load_str(path, &source)
+}
+
+/// `load` for command handlers: the error already carries exit class Config.
+pub fn load_cli(path: &Path) -> anyhow::Result<Loaded> {
+    load(path).map_err(ConfigError::into_anyhow)
+}
+
+/// Load from text; `path` is only used in messages.
+pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ConfigError> {
+    let file = path.to_path_buf();
+    let index = LocationIndex::build(source).map_err(|e| ConfigError::Syntax {
+        file: file.clone(),
+        line: e.pos.line,
+        column: e.pos.col,
+        message: e.message,
+    })?;
+    if index.root().is_none() {
+        return Err(ConfigError::Schema {
+            file,
+            line: None,
+            column: None,
+            path: FieldPath::root(),
+            kind: SchemaKind::Other,
+            message: "the file is empty".into(),
+            hint: "; it needs at least `cluster` and `hosts` (see stack.example.yaml)".into(),
+        });
+    }
+    let de = serde_yaml::Deserializer::from_str(source);
+    match serde_path_to_error::deserialize::<_, StackConfig>(de) {
+        Ok(config) => Ok(Loaded {
+            path: file,
+            source: source.to_string(),
+            config,
+            index,
+        }),
+        Err(e) => Err(schema_error(&file, &index, &e)),
+    }
+}
+
+fn schema_error(
+    file: &Path,
+    index: &LocationIndex,
+    e: &serde_path_to_error::Error<serde_yaml::Error>,
+) -> ConfigError {
+    let path = FieldPath::from_serde(e.path());
+    let inner = e.inner();
+    let message = bare_message(inner, e.path());
+    let (kind, message, hint) = explain(&message);
+    let pos = match kind {
+        SchemaKind::UnknownField => index.locate_key(&path),
+        _ => index.locate_path(&path),
+    };
+    let (line, column) = match (pos, inner.location()) {
+        (Some(p), _) => (Some(p.line), Some(p.col)),
+        (None, Some(l)) => (Some(l.line()), Some(l.column())),
+        (None, None) => (None, None),
+    };
+    ConfigError::Schema {
+        file: file.to_path_buf(),
+        line,
+        column,
+        path,
+        kind,
+        message,
+        hint,
+    }
+}
+
+/// serde_yaml's message without its own `path: ` prefix and ` at line L column C` suffix.
+fn bare_message(inner: &serde_yaml::Error, path: &serde_path_to_error::Path) -> String {
+    let mut m = inner.to_string();
+    if let Some(l) = inner.location() {
+        let suffix = format!(" at line {} column {}", l.line(), l.column());
+        if let Some(s) = m.strip_suffix(&suffix) {
+            m = s.to_string();
+        }
+    }
+    // serde_yaml prefixes the path it knows (the parent, for an unknown field).
+    let full = path.to_string();
+    if let Some((pre, rest)) = m.split_once(": ") {
+        if full.starts_with(pre) && !pre.contains(' ') {
+            m = rest.to_string();
+        }
+    }
+    m
+}
+
+/// The names between backticks after "expected" in a serde message.
+fn expected_names(msg: &str) -> Vec<&str> {
+    let Some(i) = msg.find("expected") else {
+        return Vec::new();
+    };
+    msg[i..].split('`').skip(1).step_by(2).collect()
+}
+
+fn first_quoted(msg: &str) -> Option<&str> {
+    msg.split('`').nth(1)
+}
+
+/// Turn serde's message into (kind, message, hint) with a suggestion and the valid values.
+fn explain(msg: &str) -> (SchemaKind, String, String) {
+    for (prefix, kind, what) in [
+        ("unknown field", SchemaKind::UnknownField, "valid fields"),
+        ("unknown variant", SchemaKind::UnknownValue, "valid values"),
+    ] {
+        if msg.starts_with(prefix) {
+            let bad = first_quoted(msg).unwrap_or("");
+            let valid = expected_names(msg);
+            let shown = if kind == SchemaKind::UnknownField {
+                format!("unknown field `{bad}`")
+            } else {
+                format!("unknown value `{bad}`")
+            };
+            let mut hint = suggest::hint(bad, valid.iter().copied());
+            if valid.is_empty() {
+                hint.push_str("; this mapping takes no fields");
+            } else {
+                hint.push_str(&format!(" ({what}: {})", valid.join(", ")));
+            }
+            return (kind, shown, hint);
+        }
+    }
+    let friendly = msg
+        .replace("expected u16", "expected a whole number from 0 to 65535")
+        .replace("expected u8", "expected a whole number from 0 to 255")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected usize", "expected a whole number");
+    (SchemaKind::Other, friendly, String::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "cluster:\n  name: lab\n  domain: lab.example.com\n  vip: 10.0.0.50\nhosts:\n  - hostname: a\n    address: 10.0.0.1\n    roles: [cluster-control-plane]\n";
+
+    fn err(src: &str) -> ConfigError {
+        load_str(Path::new("s.yaml"), src).unwrap_err()
+    }
+
+    #[test]
+    fn loads_a_good_file() {
+        let l = load_str(Path::new("s.yaml"), GOOD).unwrap();
+        assert_eq!(l.config.hosts[0].hostname, "a");
+        assert_eq!(l.index.locate("hosts[0].address"), Some((7, 14)));
+    }
+
+    #[test]
+    fn unknown_field_points_at_the_key_and_suggests() {
+        let e = err(&GOOD.replace("    address:", "    adress:"));
+        let s = e.to_string();
+        assert!(
+            s.starts_with(
+                "unknown field `adress` at hosts[0] (s.yaml:7:5); did you mean `address`?"
+            ),
+            "{s}"
+        );
+        let (path, line, col, _) = e.parts();
+        assert_eq!(
+            (path.as_str(), line, col),
+            ("hosts[0].adress", Some(7), Some(5))
+        );
+    }
+
+    #[test]
+    fn unknown_role_lists_valid_values() {
+        let e = err(&GOOD.replace("[cluster-control-plane]", "[cluster-contol-plane]"));
+        let s = e.to_string();
+        assert!(
+            s.contains("unknown value `cluster-contol-plane` at hosts[0].roles[0] (s.yaml:8:13)"),
+            "{s}"
+        );
+        assert!(s.contains("did you mean `cluster-control-plane`?"), "{s}");
+        assert!(
+            s.contains("openbao, zot, cluster-control-plane, cluster-worker"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_path_and_position() {
+        let e = err(&GOOD.replace("    roles:", "    port: abc\n    roles:"));
+        let s = e.to_string();
+        assert!(s.contains("at hosts[0].port (s.yaml:8:11)"), "{s}");
+        assert!(s.contains("0 to 65535"), "{s}");
+    }
+
+    #[test]
+    fn syntax_and_missing_file_errors() {
+        let e = err("cluster: [a\nhosts: b\n");
+        assert!(matches!(e, ConfigError::Syntax { line: 2, .. }), "{e}");
+        let e = load(Path::new("/nonexistent/stack.yaml")).unwrap_err();
+        assert_eq!(e.to_string(), "no stack file at /nonexistent/stack.yaml; create one with `foundry config init` or pass --config");
+        let e = err("");
+        assert!(e.to_string().contains("empty"));
+    }
+
+    #[test]
+    fn missing_field_points_at_the_mapping() {
+        let e = err(&GOOD.replace("  vip: 10.0.0.50\n", ""));
+        let s = e.to_string();
+        assert!(
+            s.starts_with("missing field `vip` at cluster (s.yaml:1:1)"),
+            "{s}"
+        );
+    }
+}

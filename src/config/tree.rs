@@ -1,0 +1,322 @@
+//! A YAML document as a tree of nodes that remember where they are in the source text. Built from
+//! yaml-rust2's marked event parser (serde_yaml keeps no positions). Used to point findings at
+//! a line and column (`locate`) and to edit the file in place (`edit`).
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A position in the source: line and column, both 1-based, column counted in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Pos {
+    fn from_marker(m: Marker) -> Pos {
+        // yaml-rust2: lines are 1-based, columns 0-based.
+        Pos {
+            line: m.line(),
+            col: m.col() + 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
+
+impl From<TScalarStyle> for Style {
+    fn from(s: TScalarStyle) -> Style {
+        match s {
+            TScalarStyle::SingleQuoted => Style::SingleQuoted,
+            TScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+            TScalarStyle::Literal => Style::Literal,
+            TScalarStyle::Folded => Style::Folded,
+            _ => Style::Plain,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Scalar {
+        value: String,
+        style: Style,
+        /// Carries an anchor (`&a`) or a tag (`!!str`): the position is not where the text starts.
+        decorated: bool,
+    },
+    Map(Vec<Entry>),
+    Seq(Vec<Node>),
+    Alias,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Scalars: the value's first character (the opening quote of a quoted one, the first
+    /// content line of a block scalar). Block mappings: the first key. Block sequences: the
+    /// first `-`. Flow collections: the `{` or `[`.
+    pub pos: Pos,
+    /// Flow collections: position of the closing `}` or `]`.
+    pub end: Option<Pos>,
+    pub flow: bool,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub key_style: Style,
+    pub value: Node,
+}
+
+impl Node {
+    pub fn as_map(&self) -> Option<&[Entry]> {
+        match &self.kind {
+            Kind::Map(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.kind {
+            Kind::Seq(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.as_map()?.iter().find(|e| e.key == key)
+    }
+
+    /// The last source line this node occupies, as far as events tell (block scalars may run on).
+    pub fn last_line(&self) -> usize {
+        match &self.kind {
+            Kind::Map(es) => {
+                let inner = es
+                    .iter()
+                    .map(|e| e.value.last_line().max(e.key_pos.line))
+                    .max()
+                    .unwrap_or(self.pos.line);
+                inner.max(self.end.map(|p| p.line).unwrap_or(0))
+            }
+            Kind::Seq(items) => {
+                let inner = items
+                    .iter()
+                    .map(|n| n.last_line())
+                    .max()
+                    .unwrap_or(self.pos.line);
+                inner.max(self.end.map(|p| p.line).unwrap_or(0))
+            }
+            _ => self.pos.line,
+        }
+    }
+}
+
+/// A YAML syntax error with its position.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Parse the first document of `source`. `Ok(None)` for an empty document.
+pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
+    let mut b = Builder {
+        source_lines: source.lines().collect(),
+        stack: Vec::new(),
+        root: None,
+    };
+    let mut parser = Parser::new_from_str(source);
+    parser.load(&mut b, false).map_err(|e| SyntaxError {
+        pos: Pos::from_marker(*e.marker()),
+        message: e.info().to_string(),
+    })?;
+    Ok(b.root)
+}
+
+enum Frame {
+    Map {
+        node: Node,
+        entries: Vec<Entry>,
+        pending_key: Option<(String, Pos, Style)>,
+    },
+    Seq {
+        node: Node,
+        items: Vec<Node>,
+    },
+}
+
+struct Builder<'a> {
+    source_lines: Vec<&'a str>,
+    stack: Vec<Frame>,
+    root: Option<Node>,
+}
+
+impl Builder<'_> {
+    fn char_at(&self, p: Pos) -> Option<char> {
+        self.source_lines
+            .get(p.line.checked_sub(1)?)?
+            .chars()
+            .nth(p.col - 1)
+    }
+
+    /// Attach a finished node (or a key scalar) to the innermost open collection.
+    fn push_node(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                node: map,
+                entries,
+                pending_key,
+            }) => match pending_key.take() {
+                None => {
+                    // This node is a key.
+                    let (key, style) = match &node.kind {
+                        Kind::Scalar { value, style, .. } => (value.clone(), *style),
+                        _ => ("?".to_string(), Style::Plain),
+                    };
+                    if entries.is_empty() && !map.flow {
+                        // Block mappings' start events carry a useless position; use the first key's.
+                        map.pos = node.pos;
+                    }
+                    *pending_key = Some((key, node.pos, style));
+                }
+                Some((key, key_pos, key_style)) => entries.push(Entry {
+                    key,
+                    key_pos,
+                    key_style,
+                    value: node,
+                }),
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let pos = Pos::from_marker(mark);
+        match ev {
+            Event::Scalar(value, style, anchor, tag) => {
+                let node = Node {
+                    pos,
+                    end: None,
+                    flow: false,
+                    kind: Kind::Scalar {
+                        value,
+                        style: style.into(),
+                        decorated: anchor != 0 || tag.is_some(),
+                    },
+                };
+                self.push_node(node);
+            }
+            Event::Alias(_) => self.push_node(Node {
+                pos,
+                end: None,
+                flow: false,
+                kind: Kind::Alias,
+            }),
+            Event::MappingStart(..) => {
+                let flow = self.char_at(pos) == Some('{');
+                let node = Node {
+                    pos,
+                    end: None,
+                    flow,
+                    kind: Kind::Map(Vec::new()),
+                };
+                self.stack.push(Frame::Map {
+                    node,
+                    entries: Vec::new(),
+                    pending_key: None,
+                });
+            }
+            Event::SequenceStart(..) => {
+                let flow = self.char_at(pos) == Some('[');
+                let node = Node {
+                    pos,
+                    end: None,
+                    flow,
+                    kind: Kind::Seq(Vec::new()),
+                };
+                self.stack.push(Frame::Seq {
+                    node,
+                    items: Vec::new(),
+                });
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    mut node, entries, ..
+                }) = self.stack.pop()
+                {
+                    if node.flow {
+                        node.end = Some(pos);
+                    }
+                    node.kind = Kind::Map(entries);
+                    self.push_node(node);
+                }
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { mut node, items }) = self.stack.pop() {
+                    if node.flow {
+                        node.end = Some(pos);
+                    }
+                    node.kind = Kind::Seq(items);
+                    self.push_node(node);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_positions_of_keys_and_values() {
+        let src = "a: 1 # c\nhosts:\n  - hostname: x\n    address: \"1.2.3.4\"\nm: {k: [p, 'q']}\n";
+        let root = parse(src).unwrap().unwrap();
+        let hosts = &root.get("hosts").unwrap().value;
+        assert!(!hosts.flow);
+        assert_eq!(hosts.pos, Pos { line: 3, col: 3 });
+        let h0 = &hosts.as_seq().unwrap()[0];
+        assert_eq!(h0.pos, Pos { line: 3, col: 5 });
+        let addr = h0.get("address").unwrap();
+        assert_eq!(addr.key_pos, Pos { line: 4, col: 5 });
+        assert_eq!(addr.value.pos, Pos { line: 4, col: 14 });
+        assert_eq!(addr.value.as_scalar(), Some("1.2.3.4"));
+        let m = &root.get("m").unwrap().value;
+        assert!(m.flow);
+        assert_eq!(m.end, Some(Pos { line: 5, col: 16 }));
+        assert_eq!(
+            m.get("k").unwrap().value.end,
+            Some(Pos { line: 5, col: 15 })
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = parse("a: [b\nc: d\n").unwrap_err();
+        assert_eq!(e.pos.line, 2);
+        assert!(parse("").unwrap().is_none());
+    }
+}

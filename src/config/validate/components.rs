@@ -1,0 +1,647 @@
+//! Components: every enabled one has hosts with its role, settings are consistent, and the
+//! smaller sections (ssh defaults, images, services, storage).
+
+use super::network::HostNet;
+use super::{literal, p, Checker};
+use crate::config::net::{is_dns_name, is_rfc1123_label, Ipv4Net};
+use crate::config::path::FieldPath;
+use crate::config::schema::{Role, StackConfig};
+use std::collections::HashMap;
+
+fn on<T>(c: &Option<T>, enabled: impl Fn(&T) -> bool) -> bool {
+    c.as_ref().is_some_and(enabled)
+}
+
+pub(super) fn check(ck: &mut Checker<'_>, net: Option<&HostNet>) {
+    let c = ck.l.config.clone();
+    check_cluster(ck, &c);
+    check_roles_coverage(ck, &c);
+    check_openbao(ck, &c);
+    check_zot(ck, &c);
+    check_k3s(ck, &c, net);
+    check_small_sections(ck, &c);
+    check_services(ck, &c);
+    check_storage(ck, &c);
+}
+
+fn check_cluster(ck: &mut Checker<'_>, c: &StackConfig) {
+    let cp = p("cluster");
+    if let Some(n) = literal(&c.cluster.name) {
+        if !is_rfc1123_label(n) {
+            ck.error(&cp.key("name"), format!("`{n}` is not an RFC 1123 label: 1-63 lowercase letters, digits and `-`, starting and ending with a letter or digit"));
+        }
+    }
+    if let Some(d) = literal(&c.cluster.domain) {
+        if !is_dns_name(d) {
+            ck.error(
+                &cp.key("domain"),
+                format!("`{d}` is not a DNS domain name (e.g. home.example.com)"),
+            );
+        }
+    }
+}
+
+fn check_roles_coverage(ck: &mut Checker<'_>, c: &StackConfig) {
+    let comps = p("components");
+    let cp_count = c.hosts_with(Role::ClusterControlPlane).count();
+    if cp_count == 0 {
+        ck.error(
+            &p("hosts"),
+            "no host has role cluster-control-plane; the stack needs at least one",
+        );
+    } else if cp_count % 2 == 0 {
+        ck.warn(
+            &p("hosts"),
+            format!("{cp_count} hosts have role cluster-control-plane; with an even number etcd tolerates no more failures than with one fewer (use 1, 3 or 5)"),
+        );
+    }
+    let k3s_on = on(&c.components.k3s, |k| k.enabled);
+    if c.components.k3s.is_none() && cp_count > 0 {
+        ck.warn(&comps, "components.k3s is not configured: the cluster-control-plane hosts will get no Kubernetes; add `k3s: {version: v1.33.5+k3s1}` or set `k3s.enabled: false`");
+    }
+    for (name, enabled) in [
+        ("kube_vip", on(&c.components.kube_vip, |x| x.enabled)),
+        ("contour", on(&c.components.contour, |x| x.enabled)),
+        (
+            "cert_manager",
+            on(&c.components.cert_manager, |x| x.enabled),
+        ),
+    ] {
+        if enabled && !k3s_on {
+            ck.error(
+                &comps.key(name),
+                format!("{name} runs in the Kubernetes cluster, but components.k3s is not enabled"),
+            );
+        }
+    }
+    for (name, role, enabled) in [
+        (
+            "openbao",
+            Role::Openbao,
+            on(&c.components.openbao, |x| x.enabled),
+        ),
+        ("zot", Role::Zot, on(&c.components.zot, |x| x.enabled)),
+    ] {
+        let holders: Vec<usize> = c
+            .hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.has_role(role))
+            .map(|(i, _)| i)
+            .collect();
+        if enabled && holders.is_empty() {
+            ck.error(
+                &comps.key(name),
+                format!(
+                    "{name} is enabled, but no host has role `{role}`; add it to a host's roles"
+                ),
+            );
+        }
+        if !enabled {
+            for i in holders {
+                ck.warn(
+                    &p("hosts").index(i).key("roles"),
+                    format!("host `{}` has role `{role}`, but components.{name} is not enabled; nothing will be installed for it", c.hosts[i].hostname),
+                );
+            }
+        }
+    }
+}
+
+fn check_path_abs(ck: &mut Checker<'_>, path: &FieldPath, v: &str) {
+    if let Some(v) = literal(v) {
+        if !v.starts_with('/') {
+            ck.error(path, format!("`{v}` must be an absolute path on the host"));
+        }
+    }
+}
+
+fn check_tls_pair(
+    ck: &mut Checker<'_>,
+    base: &FieldPath,
+    cert: &Option<String>,
+    key: &Option<String>,
+) {
+    match (cert, key) {
+        (Some(_), None) => ck.error(
+            &base.key("tls_cert"),
+            "tls_cert is set without tls_key; set both or neither",
+        ),
+        (None, Some(_)) => ck.error(
+            &base.key("tls_key"),
+            "tls_key is set without tls_cert; set both or neither",
+        ),
+        (Some(c), Some(k)) => {
+            check_path_abs(ck, &base.key("tls_cert"), c);
+            check_path_abs(ck, &base.key("tls_key"), k);
+        }
+        (None, None) => {}
+    }
+}
+
+fn check_openbao(ck: &mut Checker<'_>, c: &StackConfig) {
+    let Some(o) = &c.components.openbao else {
+        return;
+    };
+    let op = p("components").key("openbao");
+    if o.key_shares == 0 {
+        ck.error(&op.key("key_shares"), "key_shares must be at least 1");
+    }
+    if o.key_threshold == 0 {
+        ck.error(&op.key("key_threshold"), "key_threshold must be at least 1");
+    } else if o.key_threshold > o.key_shares {
+        ck.error(
+            &op.key("key_threshold"),
+            format!(
+                "key_threshold {} is more than key_shares {}; OpenBao could never be unsealed",
+                o.key_threshold, o.key_shares
+            ),
+        );
+    }
+    for (f, v) in [("port", o.port), ("cluster_port", o.cluster_port)] {
+        if v == 0 {
+            ck.error(&op.key(f), format!("{f} must not be 0"));
+        }
+    }
+    if o.port != 0 && o.port == o.cluster_port {
+        ck.error(
+            &op.key("cluster_port"),
+            format!("cluster_port {} is the same as port", o.cluster_port),
+        );
+    }
+    check_path_abs(ck, &op.key("data_dir"), &o.data_dir);
+    check_path_abs(ck, &op.key("config_dir"), &o.config_dir);
+    check_tls_pair(ck, &op, &o.tls_cert, &o.tls_key);
+    if let Some(a) = o.address.as_deref().and_then(literal) {
+        if !(a.starts_with("http://") || a.starts_with("https://")) {
+            ck.error(
+                &op.key("address"),
+                format!("`{a}` must start with http:// or https://"),
+            );
+        }
+    }
+    if o.version.trim().is_empty() {
+        ck.error(&op.key("version"), "version is empty");
+    }
+}
+
+fn check_zot(ck: &mut Checker<'_>, c: &StackConfig) {
+    let Some(z) = &c.components.zot else { return };
+    let zp = p("components").key("zot");
+    if z.port == 0 {
+        ck.error(&zp.key("port"), "port must not be 0");
+    }
+    if let Some(o) = c
+        .components
+        .openbao
+        .as_ref()
+        .filter(|o| o.enabled && z.enabled)
+    {
+        let shared = c
+            .hosts
+            .iter()
+            .any(|h| h.has_role(Role::Openbao) && h.has_role(Role::Zot));
+        if shared && (z.port == o.port || z.port == o.cluster_port) {
+            ck.error(
+                &zp.key("port"),
+                format!(
+                    "port {} is also used by OpenBao on the hosts that run both",
+                    z.port
+                ),
+            );
+        }
+    }
+    check_path_abs(ck, &zp.key("storage_path"), &z.storage_path);
+    check_path_abs(ck, &zp.key("config_dir"), &z.config_dir);
+    check_tls_pair(ck, &zp, &z.tls_cert, &z.tls_key);
+    if z.admin_user.trim().is_empty() {
+        ck.error(&zp.key("admin_user"), "admin_user is empty");
+    }
+    for (i, u) in z.upstreams.iter().enumerate() {
+        if u.contains("://") || u.trim().is_empty() {
+            ck.error(
+                &zp.key("upstreams").index(i),
+                format!("`{u}` must be a registry host name like docker.io (no scheme)"),
+            );
+        }
+    }
+}
+
+fn check_k3s(ck: &mut Checker<'_>, c: &StackConfig, net: Option<&HostNet>) {
+    let Some(k) = &c.components.k3s else { return };
+    let kp = p("components").key("k3s");
+    if let Some(v) = literal(&k.version) {
+        if !is_k3s_version(v) {
+            ck.warn(&kp.key("version"), format!("`{v}` does not look like a k3s release (vMAJOR.MINOR.PATCH+k3sN, e.g. v1.33.5+k3s1)"));
+        }
+    }
+    let mut nets: Vec<(&str, Ipv4Net)> = Vec::new();
+    for (f, v) in [
+        ("cluster_cidr", &k.cluster_cidr),
+        ("service_cidr", &k.service_cidr),
+    ] {
+        let Some(v) = v.as_deref().and_then(literal) else {
+            continue;
+        };
+        match Ipv4Net::parse_cidr(v) {
+            Err(e) => ck.error(&kp.key(f), e),
+            Ok(n) => {
+                if let Some(h) = net.filter(|h| h.net.overlaps(&n)) {
+                    ck.error(&kp.key(f), format!("{n} overlaps the hosts' network {}; pods/services would shadow real addresses", h.net));
+                }
+                if let Some((other, _)) = nets.iter().find(|(_, o)| o.overlaps(&n)) {
+                    ck.error(&kp.key(f), format!("{n} overlaps {other}"));
+                }
+                nets.push((f, n));
+            }
+        }
+    }
+    for (kind, v) in [
+        (
+            "kube_vip",
+            c.components.kube_vip.as_ref().map(|x| &x.version),
+        ),
+        ("contour", c.components.contour.as_ref().map(|x| &x.version)),
+        (
+            "cert_manager",
+            c.components.cert_manager.as_ref().map(|x| &x.version),
+        ),
+    ] {
+        if v.is_some_and(|v| v.trim().is_empty()) {
+            ck.error(
+                &p("components").key(kind).key("version"),
+                "version is empty",
+            );
+        }
+    }
+    if let Some(cm) = &c.components.cert_manager {
+        let cmp = p("components").key("cert_manager");
+        if let Some(e) = cm.acme_email.as_deref().and_then(literal) {
+            let ok = e
+                .split_once('@')
+                .is_some_and(|(u, d)| !u.is_empty() && is_dns_name(d));
+            if !ok {
+                ck.error(
+                    &cmp.key("acme_email"),
+                    format!("`{e}` is not an e-mail address"),
+                );
+            }
+        }
+        if !is_dns_name(&cm.cluster_issuer) {
+            ck.error(
+                &cmp.key("cluster_issuer"),
+                format!(
+                    "`{}` is not a valid Kubernetes object name (lowercase, digits, `-`, `.`)",
+                    cm.cluster_issuer
+                ),
+            );
+        }
+    }
+}
+
+fn is_k3s_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else {
+        return false;
+    };
+    let Some((semver, build)) = rest.split_once('+') else {
+        return false;
+    };
+    let parts: Vec<&str> = semver.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && build
+            .strip_prefix("k3s")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn check_small_sections(ck: &mut Checker<'_>, c: &StackConfig) {
+    let sp = p("ssh");
+    if c.ssh.user.trim().is_empty() {
+        ck.error(&sp.key("user"), "user is empty");
+    }
+    if c.ssh.connect_timeout == 0 {
+        ck.error(
+            &sp.key("connect_timeout"),
+            "connect_timeout must be at least 1 (seconds)",
+        );
+    }
+    if c.ssh.parallel == 0 {
+        ck.error(&sp.key("parallel"), "parallel must be at least 1");
+    }
+    if let Some(r) = c.images.registry.as_deref().and_then(literal) {
+        if r.trim().is_empty() || r.contains("://") || r.ends_with('/') {
+            ck.error(&p("images").key("registry"), format!("`{r}` must be HOST[:PORT][/PREFIX] without a scheme or trailing `/` (e.g. registry.internal:5000)"));
+        }
+    }
+    let hp = p("components").key("host_prep");
+    for (i, port) in c.components.host_prep.required_ports.iter().enumerate() {
+        if *port == 0 {
+            ck.error(&hp.key("required_ports").index(i), "port must not be 0");
+        }
+    }
+}
+
+fn check_services(ck: &mut Checker<'_>, c: &StackConfig) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in c.components.services.iter().enumerate() {
+        let sp = p("components").key("services").index(i);
+        if !is_rfc1123_label(&s.name) {
+            ck.error(&sp.key("name"), format!("`{}` is not an RFC 1123 label (lowercase letters, digits, `-`); it names the systemd unit and the container", s.name));
+        }
+        for reserved in ["openbao", "zot"] {
+            if s.name == reserved {
+                ck.error(
+                    &sp.key("name"),
+                    format!("`{reserved}` is the name of foundry's own {reserved} service"),
+                );
+            }
+        }
+        if let Some(first) = seen.insert(s.name.as_str(), i) {
+            ck.error(
+                &sp.key("name"),
+                format!(
+                    "service name `{}` is already used by components.services[{first}]",
+                    s.name
+                ),
+            );
+        }
+        if s.image.trim().is_empty() {
+            ck.error(&sp.key("image"), "image is empty");
+        }
+        for (j, v) in s.volumes.iter().enumerate() {
+            let Some(v) = literal(v) else { continue };
+            let parts: Vec<&str> = v.split(':').collect();
+            let ok = match parts.as_slice() {
+                [h, c] => h.starts_with('/') && c.starts_with('/'),
+                [h, c, o] => {
+                    h.starts_with('/')
+                        && c.starts_with('/')
+                        && o.split(',').all(|o| matches!(o, "ro" | "rw" | "z" | "Z"))
+                }
+                _ => false,
+            };
+            if !ok {
+                ck.error(
+                    &sp.key("volumes").index(j),
+                    format!("`{v}` must be /host/path:/container/path[:ro]"),
+                );
+            }
+        }
+        for f in s.files.keys() {
+            if !f.starts_with('/') {
+                ck.error(
+                    &sp.key("files").key(f),
+                    format!("`{f}` must be an absolute path on the host"),
+                );
+            }
+        }
+    }
+}
+
+fn check_storage(ck: &mut Checker<'_>, c: &StackConfig) {
+    let Some(t) = &c.storage.truenas else { return };
+    let tp = p("storage").key("truenas");
+    if let Some(u) = literal(&t.url) {
+        if !(u.starts_with("https://") || u.starts_with("http://")) {
+            ck.error(
+                &tp.key("url"),
+                format!("`{u}` must start with https:// (or http://)"),
+            );
+        }
+    }
+    if literal(&t.api_key).is_some() && !t.api_key.is_empty() {
+        ck.warn(&tp.key("api_key"), "the API key is written in the file; store it with `foundry secret set truenas api_key -` and write `${secret:truenas:api_key}` here");
+    }
+    if t.pool.trim().is_empty() {
+        ck.error(&tp.key("pool"), "pool is empty");
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, d) in t.datasets.iter().enumerate() {
+        let dp = tp.key("datasets").index(i);
+        if d.name.trim().is_empty() || d.name.starts_with('/') || d.name.ends_with('/') {
+            ck.error(
+                &dp.key("name"),
+                format!(
+                    "`{}` must be a dataset name relative to the pool (e.g. k8s/volumes)",
+                    d.name
+                ),
+            );
+        }
+        if let Some(first) = seen.insert(d.name.as_str(), i) {
+            ck.error(
+                &dp.key("name"),
+                format!(
+                    "dataset `{}` is already listed as datasets[{first}]",
+                    d.name
+                ),
+            );
+        }
+        for (j, n) in d.nfs_networks.iter().enumerate() {
+            if let Err(e) = Ipv4Net::parse_cidr(n) {
+                ck.error(&dp.key("nfs_networks").index(j), e);
+            }
+        }
+        if !d.nfs && !d.nfs_networks.is_empty() {
+            ck.warn(
+                &dp.key("nfs_networks"),
+                "nfs_networks is ignored because nfs is false",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::Severity::*;
+
+    #[test]
+    fn cluster_name_and_domain() {
+        one(
+            &broken("name: lab", "name: Lab_1"),
+            Error,
+            "cluster.name",
+            "RFC 1123",
+        );
+        one(
+            &broken("domain: lab.example.com", "domain: 'lab example'"),
+            Error,
+            "cluster.domain",
+            "DNS domain",
+        );
+    }
+
+    #[test]
+    fn control_plane_required_and_even_count_warns() {
+        let fs = broken(
+            "roles: [openbao, zot, cluster-control-plane]",
+            "roles: [openbao, zot]",
+        );
+        let f = one(
+            &fs,
+            Warning,
+            "hosts",
+            "2 hosts have role cluster-control-plane",
+        );
+        assert_eq!(f.line, Some(8));
+        assert_eq!(fs.len(), 1, "{fs:#?}");
+        let none = BASE
+            .replace("[openbao, zot, cluster-control-plane]", "[openbao, zot]")
+            .replace(
+                "    roles: [cluster-control-plane]\n",
+                "    roles: [cluster-worker]\n",
+            );
+        one(
+            &findings(&none),
+            Error,
+            "hosts",
+            "no host has role cluster-control-plane",
+        );
+    }
+
+    #[test]
+    fn enabled_components_need_hosts_with_their_role() {
+        let fs = broken(
+            "roles: [openbao, zot, cluster-control-plane]",
+            "roles: [zot, cluster-control-plane]",
+        );
+        one(
+            &fs,
+            Error,
+            "components.openbao",
+            "no host has role `openbao`",
+        );
+        let fs = broken("  zot: {}\n", "  zot: {enabled: false}\n");
+        one(
+            &fs,
+            Warning,
+            "hosts[0].roles",
+            "components.zot is not enabled",
+        );
+        let fs = broken(
+            "  k3s:\n    version: v1.33.5+k3s1\n",
+            "  k3s:\n    enabled: false\n    version: v1.33.5+k3s1\n",
+        );
+        one(
+            &fs,
+            Error,
+            "components.kube_vip",
+            "components.k3s is not enabled",
+        );
+        one(
+            &fs,
+            Error,
+            "components.contour",
+            "components.k3s is not enabled",
+        );
+        one(
+            &fs,
+            Error,
+            "components.cert_manager",
+            "components.k3s is not enabled",
+        );
+    }
+
+    #[test]
+    fn openbao_keys_and_ports() {
+        one(
+            &broken(
+                "  openbao: {}",
+                "  openbao: {key_shares: 2, key_threshold: 3}",
+            ),
+            Error,
+            "components.openbao.key_threshold",
+            "more than key_shares",
+        );
+        one(
+            &broken("  openbao: {}", "  openbao: {key_threshold: 0}"),
+            Error,
+            "components.openbao.key_threshold",
+            "at least 1",
+        );
+        one(
+            &broken("  openbao: {}", "  openbao: {port: 0}"),
+            Error,
+            "components.openbao.port",
+            "must not be 0",
+        );
+        one(
+            &broken("  zot: {}", "  zot: {port: 8200}"),
+            Error,
+            "components.zot.port",
+            "also used by OpenBao",
+        );
+        one(
+            &broken("  openbao: {}", "  openbao: {tls_cert: /etc/c.pem}"),
+            Error,
+            "components.openbao.tls_cert",
+            "without tls_key",
+        );
+        one(
+            &broken("  openbao: {}", "  openbao: {data_dir: var/lib}"),
+            Error,
+            "components.openbao.data_dir",
+            "absolute",
+        );
+    }
+
+    #[test]
+    fn k3s_settings() {
+        one(
+            &broken("version: v1.33.5+k3s1", "version: 1.33"),
+            Warning,
+            "components.k3s.version",
+            "k3s release",
+        );
+        one(
+            &broken(
+                "version: v1.33.5+k3s1",
+                "version: v1.33.5+k3s1\n    cluster_cidr: 10.0.0.0/16",
+            ),
+            Error,
+            "components.k3s.cluster_cidr",
+            "overlaps the hosts' network",
+        );
+        one(
+            &broken(
+                "version: v1.21.1",
+                "version: v1.21.1\n    acme_email: nobody",
+            ),
+            Error,
+            "components.cert_manager.acme_email",
+            "e-mail",
+        );
+    }
+
+    #[test]
+    fn services_and_storage_and_ssh() {
+        let svc = "  services:\n    - {name: web, image: nginx}\n    - {name: web, image: ''}\n";
+        let fs = findings(&format!("{BASE}{svc}"));
+        one(&fs, Error, "components.services[1].name", "already used");
+        one(&fs, Error, "components.services[1].image", "empty");
+        let fs = findings(&format!(
+            "{BASE}  services:\n    - {{name: Web, image: x, volumes: ['data:/d']}}\n"
+        ));
+        one(&fs, Error, "components.services[0].name", "RFC 1123");
+        one(
+            &fs,
+            Error,
+            "components.services[0].volumes[0]",
+            "/host/path",
+        );
+        let st =
+            "storage:\n  truenas:\n    url: truenas.lab\n    api_key: abcd-1234\n    pool: tank\n";
+        let fs = findings(&format!("{BASE}{st}"));
+        one(&fs, Error, "storage.truenas.url", "https://");
+        one(
+            &fs,
+            Warning,
+            "storage.truenas.api_key",
+            "written in the file",
+        );
+        let fs = findings(&format!("{BASE}ssh:\n  parallel: 0\n"));
+        one(&fs, Error, "ssh.parallel", "at least 1");
+    }
+}
