@@ -3,7 +3,12 @@
 
 use crate::cli::GlobalOpts;
 use crate::component::engine::Engine;
+use crate::config::load::{self, Loaded};
+use crate::config::validate::{self, Severity};
 use crate::config::StackConfig;
+use crate::error::{fail, ExitClass};
+use crate::secrets::resolve::resolve_config;
+use crate::secrets::resolver::Chain;
 use crate::run::lock::{self, StackLock};
 use crate::run::log::{RunLog, RunLogHandle};
 use crate::run::progress::Progress;
@@ -11,17 +16,39 @@ use crate::ssh::{Pool, SshOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Load stack.yaml (unresolved: secret references still in place).
-pub fn load_raw(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
-    // TODO(integrator): config::load with locations
-    let p = g.config_path();
-    let s = std::fs::read_to_string(&p)?;
-    Ok(serde_yaml::from_str(&s)?)
+/// Load stack.yaml (unresolved: secret references still in place) and validate it: errors stop
+/// the run (exit 3, each with file:line:column and the field), warnings are printed.
+pub fn load_checked(g: &GlobalOpts) -> anyhow::Result<Loaded> {
+    let path = g.config_path();
+    let loaded = load::load_cli(&path)?;
+    let findings = validate::validate(&loaded);
+    let file = path.display().to_string();
+    let errors: Vec<String> = findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.render(&file)).collect();
+    if !g.quiet {
+        for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
+            eprintln!("{}", f.render(&file));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(fail(ExitClass::Config, format!("{} is not valid:\n{}", file, errors.join("\n"))));
+    }
+    Ok(loaded)
 }
 
-/// Load stack.yaml and resolve every secret reference through the chain.
+/// The stack as written (references unresolved): for offline plans and listings.
+pub fn load_raw(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
+    Ok(load_checked(g)?.config)
+}
+
+/// The resolver chain: environment, ~/.foundryvars, then OpenBao.
+pub fn chain() -> Chain {
+    Chain::standard()
+}
+
+/// Load stack.yaml, validate it, and resolve every secret reference through the chain.
 pub async fn load_resolved(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
-    load_raw(g)
+    let loaded = load_checked(g)?;
+    resolve_config(&loaded, &chain(), &g.instance).await
 }
 
 pub struct RunSetup {

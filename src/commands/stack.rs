@@ -10,7 +10,7 @@ use std::time::Instant;
 
 pub async fn run(g: &GlobalOpts, cmd: StackCmd) -> anyhow::Result<i32> {
     match cmd {
-        StackCmd::Validate { check_hosts: _ } => anyhow::bail!("not wired yet"),
+        StackCmd::Validate { check_hosts } => super::validate::run(g, check_hosts).await,
         StackCmd::Plan { offline: true } => plan_offline(g),
         StackCmd::Plan { offline: false } | StackCmd::Install { dry_run: true } => {
             converge(g, Mode::Plan).await

@@ -80,9 +80,61 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
         return Ok(ExitClass::Config.code());
     }
     if check_hosts {
-        // TODO(integrator): connect to every host (in parallel, ssh.parallel at a time) and report
-        // unreachable hosts, refused host keys and failed sudo as findings; exit 4 on failure.
-        return Err(fail(ExitClass::General, "--check-hosts is not yet available: the file itself is valid; use `foundry host test` to reach the hosts"));
+        return check_hosts_reachable(g).await;
+    }
+    Ok(0)
+}
+
+/// `--check-hosts`: connect to every host (in parallel, `ssh.parallel` at a time), gather facts,
+/// and check that privileged commands work. One line per host; exit 4 if any host fails.
+async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<i32> {
+    let setup = super::common::setup(g, "stack-validate", false).await?;
+    let eng = setup.engine.clone();
+    let mut tasks = Vec::new();
+    for h in eng.stack.hosts.clone() {
+        let eng = eng.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = match eng.host_ctx(&h).await {
+                Ok(ctx) if ctx.facts.sudo_ok => Ok(format!(
+                    "{} {} ({}), {}",
+                    ctx.facts.os_pretty, ctx.facts.arch, ctx.facts.init, ctx.facts.user
+                )),
+                Ok(ctx) => Err(format!(
+                    "connected as {}, but privileged commands fail (sudo)",
+                    ctx.facts.user
+                )),
+                Err(e) => Err(format!("{e:#}")),
+            };
+            (h.hostname, r)
+        }));
+    }
+    let mut failed = 0;
+    let mut rows = Vec::new();
+    for t in tasks {
+        let (host, r) = t.await?;
+        match &r {
+            Ok(m) => rows.push(serde_json::json!({"host": host, "ok": true, "message": m})),
+            Err(e) => {
+                failed += 1;
+                rows.push(serde_json::json!({"host": host, "ok": false, "message": e}))
+            }
+        }
+        if g.output == OutputFormat::Table {
+            match r {
+                Ok(m) => println!("host {host}: ok: {m}"),
+                Err(e) => println!("host {host}: FAILED: {e}"),
+            }
+        }
+    }
+    eng.pool.close_all().await;
+    if g.output == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    }
+    if failed > 0 {
+        return Err(fail(
+            ExitClass::Connection,
+            format!("{failed} host(s) could not be reached or cannot run privileged commands"),
+        ));
     }
     Ok(0)
 }
