@@ -706,3 +706,85 @@ fn authentication_failures_say_what_was_tried() {
         assert!(msg.contains("/nonexistent/key"), "{msg}");
     });
 }
+
+/// An ssh-agent (the real OpenSSH one, on a socket in a temp dir) holding an RSA key, and an RSA
+/// key file: both must log in, which needs rsa-sha2-256/512 signatures (sshd refuses SHA-1).
+#[test]
+fn rsa_keys_from_a_file_and_from_ssh_agent() {
+    let h = bed().host("ssh-rsa");
+    let s = Scratch::new(&[&h]);
+    let keygen = |name: &str| -> PathBuf {
+        let p = s.dir.path().join(name);
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "rsa", "-b", "3072", "-N", "", "-f"])
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        p
+    };
+    let (file_key, agent_key) = (keygen("rsa_file"), keygen("rsa_agent"));
+    // Only carol gets these keys, and she has no other key: a login proves this key worked.
+    let pubs = format!(
+        "{}{}",
+        std::fs::read_to_string(file_key.with_extension("pub")).unwrap(),
+        std::fs::read_to_string(agent_key.with_extension("pub")).unwrap()
+    );
+    h.ssh_ok(&format!(
+        "install -d -m 700 -o carol -g carol /home/carol/.ssh && printf %s {} > /home/carol/.ssh/authorized_keys && chown carol: /home/carol/.ssh/authorized_keys",
+        quote(&pubs)
+    ));
+    let sock = s.dir.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !sock.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(&agent_key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let result = std::panic::catch_unwind(|| {
+        rt().block_on(async {
+            let mut t = target(&h, "carol");
+            t.key_path = Some(file_key.clone());
+            let sess = Session::connect(&t, &s.opts(), s.log.clone())
+                .await
+                .expect("RSA key file");
+            assert_eq!(
+                sess.exec(&Cmd::read("id -un")).await.unwrap().stdout.trim(),
+                "carol"
+            );
+
+            // No key configured: the agent's key. (No other test in this binary connects without
+            // a key file, so setting the variable here affects nobody else.)
+            std::env::set_var("SSH_AUTH_SOCK", &sock);
+            t.key_path = None;
+            let r = Session::connect(&t, &s.opts(), s.log.clone()).await;
+            std::env::remove_var("SSH_AUTH_SOCK");
+            let sess = r.expect("RSA key in ssh-agent");
+            assert_eq!(
+                sess.exec(&Cmd::read("id -un")).await.unwrap().stdout.trim(),
+                "carol"
+            );
+        })
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
