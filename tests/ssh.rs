@@ -481,6 +481,31 @@ fn exit_status_streaming_and_timeout() {
             sess.exec(&Cmd::read("echo alive")).await.unwrap().stdout,
             "alive\n"
         );
+        // A timed-out command does not live on on the host, also when run through sudo
+        // (there the login user cannot signal it).
+        let alice = Session::connect(&target(&h, "alice"), &s.opts(), s.log.clone())
+            .await
+            .unwrap();
+        let e = alice
+            .exec(
+                &Cmd::mutate("sleep 31")
+                    .sudo()
+                    .timeout(Duration::from_secs(1)),
+            )
+            .await;
+        assert!(format!("{:#}", e.unwrap_err()).contains("timed out after 1s"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = h.ssh_ok("pgrep -af 'sleep 3[01]' || true");
+            if left.trim().is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed-out commands still running on the host: {left}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     });
     let log = s.log_text();
     assert!(
