@@ -400,6 +400,19 @@ fn host_add_list_remove_edit_stack_yaml() {
     ]);
     assert_eq!(r.code, 2, "{r}");
     assert!(r.stderr.contains("did you mean zot"), "{r}");
+    let r = sb.foundry(&[
+        "host",
+        "add",
+        "n4",
+        "--address",
+        "10.214.0.9",
+        "--key",
+        "k",
+        "--bootstrap-password",
+        "pw",
+    ]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("exclude each other"), "{r}");
 
     let r = sb.foundry(&["host", "list", "-o", "json"]);
     r.ok();

@@ -196,6 +196,12 @@ async fn add(g: &GlobalOpts, a: HostAddArgs) -> anyhow::Result<i32> {
     let mut cfg = load_config(&path)?;
     check_name(&a.name)?;
     let roles = parse_roles(&a.roles)?;
+    if a.key.is_some() && a.bootstrap_password.is_some() {
+        return Err(fail(
+            ExitClass::Usage,
+            "--key and --bootstrap-password exclude each other: the bootstrap generates the host's key",
+        ));
+    }
     if cfg.host(&a.name).is_some() {
         return Err(fail(
             ExitClass::Usage,
