@@ -196,6 +196,12 @@ async fn add(g: &GlobalOpts, a: HostAddArgs) -> anyhow::Result<i32> {
     let mut cfg = load_config(&path)?;
     check_name(&a.name)?;
     let roles = parse_roles(&a.roles)?;
+    if a.key.is_some() && a.bootstrap_password.is_some() {
+        return Err(fail(
+            ExitClass::Usage,
+            "--key and --bootstrap-password exclude each other: the bootstrap generates the host's key",
+        ));
+    }
     if cfg.host(&a.name).is_some() {
         return Err(fail(
             ExitClass::Usage,
@@ -321,7 +327,8 @@ async fn bootstrap(
     with_pw.password = Some(password.to_string());
     with_pw.ssh_key = None;
     let mut target = Target::from_host(&with_pw, &cfg.ssh);
-    // Only the password: an agent or default key that happens to work would prove nothing.
+    // No configured key: the password is tried after any agent/default keys. Whichever gets
+    // in, the new key is then installed and proven alone below.
     target.key_path = None;
     let session = Session::connect(&target, &opts, log.clone()).await?;
     let key = keygen::generate_ed25519(&format!("foundry@{}", host.hostname))?;

@@ -193,7 +193,7 @@ pub(crate) async fn authenticate(
 }
 
 enum KeyLoad {
-    Encrypted(PublicKey),
+    Encrypted(Box<PublicKey>),
     Other(String),
 }
 
@@ -202,7 +202,7 @@ fn load_key(path: &Path) -> Result<PrivateKey, KeyLoad> {
     // An OpenSSH-format key says in clear whether it is encrypted and carries its public half.
     if let Ok(k) = PrivateKey::from_openssh(&text) {
         if k.is_encrypted() {
-            return Err(KeyLoad::Encrypted(k.public_key().clone()));
+            return Err(KeyLoad::Encrypted(Box::new(k.public_key().clone())));
         }
     }
     russh::keys::decode_secret_key(&text, None).map_err(|e| match e {

@@ -111,11 +111,24 @@ pub(crate) struct Wire {
     pub sudo_password: bool,
 }
 
+/// Extra time the remote guard gives a command beyond its limit, so that the client-side
+/// timeout (with its precise message) always fires first.
+const REMOTE_GRACE_SECS: u64 = 2;
+
 pub(crate) fn wire(c: &Cmd, mode: &SudoMode) -> Wire {
-    let inner = quote(&c.script);
+    // With a limit, coreutils `timeout` guards the command on the host too: sshd does not deliver
+    // `signal` requests to root sessions, nor can a user's signal reach a sudo'd process, so
+    // closing the channel alone would leave e.g. a hung package manager holding its lock.
+    let inner = match c.timeout {
+        None => format!("sh -c {}", quote(&c.script)),
+        Some(d) => {
+            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0) + REMOTE_GRACE_SECS;
+            format!("timeout -k 5 {secs} sh -c {}", quote(&c.script))
+        }
+    };
     match (c.sudo, mode) {
         (true, SudoMode::Passwordless) => Wire {
-            line: format!("sudo -n -- sh -c {inner}"),
+            line: format!("sudo -n -- {inner}"),
             stdin: c.stdin.clone(),
             sudo_used: true,
             sudo_password: false,
@@ -131,14 +144,14 @@ pub(crate) fn wire(c: &Cmd, mode: &SudoMode) -> Wire {
                 input.extend_from_slice(b);
             }
             Wire {
-                line: format!("sudo -k -S -p '' -- sh -c {inner}"),
+                line: format!("sudo -k -S -p '' -- {inner}"),
                 stdin: Some(input),
                 sudo_used: true,
                 sudo_password: true,
             }
         }
         _ => Wire {
-            line: format!("sh -c {inner}"),
+            line: inner,
             stdin: c.stdin.clone(),
             sudo_used: false,
             sudo_password: false,
@@ -223,6 +236,14 @@ mod tests {
         assert_eq!(w.line, "sudo -k -S -p '' -- sh -c 'echo '\\''hi'\\'''");
         assert!(!w.line.contains("pw-secret"));
         assert_eq!(w.stdin.unwrap(), b"pw-secret\ndata".to_vec());
+        // A limit adds a remote guard a little beyond it.
+        let t = Cmd::read("sleep 9")
+            .sudo()
+            .timeout(Duration::from_millis(1500));
+        assert_eq!(
+            wire(&t, &SudoMode::Passwordless).line,
+            "sudo -n -- timeout -k 5 4 sh -c 'sleep 9'"
+        );
         // Without .sudo() the mode does not matter.
         assert_eq!(
             wire(&Cmd::read("id"), &SudoMode::Password("x".into())).line,

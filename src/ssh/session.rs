@@ -38,6 +38,9 @@ pub struct Session {
     inner: Arc<Inner>,
 }
 
+/// Where `exec_streaming` hands each line.
+pub(crate) type LineSink<'a> = Option<&'a mut (dyn FnMut(StreamKind, &str) + Send)>;
+
 /// Raw result of one remote command.
 pub(crate) struct RawOutput {
     pub exit: u32,
@@ -178,11 +181,7 @@ impl Session {
     }
 
     /// The one place commands are sent: wrap for sudo, log, run with the timeout, classify.
-    pub(crate) async fn run(
-        &self,
-        c: &Cmd,
-        on_line: Option<&mut (dyn FnMut(StreamKind, &str) + Send)>,
-    ) -> anyhow::Result<RawOutput> {
+    pub(crate) async fn run(&self, c: &Cmd, on_line: LineSink<'_>) -> anyhow::Result<RawOutput> {
         let t = &self.inner.target;
         let w = cmd::wire(c, &t.sudo);
         let shown = redact::scrub(&w.line);
@@ -240,7 +239,7 @@ impl Session {
         &self,
         w: &cmd::Wire,
         limit: Option<Duration>,
-        on_line: Option<&mut (dyn FnMut(StreamKind, &str) + Send)>,
+        on_line: LineSink<'_>,
     ) -> Result<RawOutput, RunError> {
         let ch = self
             .inner
@@ -309,7 +308,7 @@ impl RunError {
 /// Read a channel to its end: stdout, stderr, the exit status; lines to `on_line` as they come.
 async fn read_all(
     rd: &mut ChannelReadHalf,
-    mut on_line: Option<&mut (dyn FnMut(StreamKind, &str) + Send)>,
+    mut on_line: LineSink<'_>,
 ) -> Result<RawOutput, RunError> {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let (mut out_pending, mut err_pending) = (0usize, 0usize);
@@ -374,13 +373,7 @@ async fn read_all(
 }
 
 /// Hand complete lines after `*from` to the callback; with `flush`, the unterminated rest too.
-fn emit(
-    buf: &[u8],
-    from: &mut usize,
-    kind: StreamKind,
-    on_line: &mut Option<&mut (dyn FnMut(StreamKind, &str) + Send)>,
-    flush: bool,
-) {
+fn emit(buf: &[u8], from: &mut usize, kind: StreamKind, on_line: &mut LineSink<'_>, flush: bool) {
     let Some(f) = on_line.as_mut() else { return };
     while let Some(nl) = buf[*from..].iter().position(|&b| b == b'\n') {
         let line = &buf[*from..*from + nl];
@@ -533,14 +526,13 @@ mod tests {
     fn lines_are_emitted_whole_and_flushed() {
         let mut seen: Vec<(StreamKind, String)> = Vec::new();
         let mut cb = |k: StreamKind, l: &str| seen.push((k, l.to_string()));
-        let mut f: Option<&mut (dyn FnMut(StreamKind, &str) + Send)> = Some(&mut cb);
+        let mut f: LineSink<'_> = Some(&mut cb);
         let mut pos = 0;
         let mut buf = b"one\ntw".to_vec();
         emit(&buf, &mut pos, StreamKind::Stdout, &mut f, false);
         buf.extend_from_slice(b"o\r\nthree");
         emit(&buf, &mut pos, StreamKind::Stdout, &mut f, false);
         emit(&buf, &mut pos, StreamKind::Stdout, &mut f, true);
-        drop(f);
         let lines: Vec<&str> = seen.iter().map(|(_, l)| l.as_str()).collect();
         assert_eq!(lines, ["one", "two", "three"]);
     }
