@@ -27,82 +27,34 @@ pub async fn run(g: &GlobalOpts, cmd: HostCmd) -> anyhow::Result<i32> {
 
 // ---------------------------------------------------------------- config access
 
-// TODO(integrator): use config::load (locations, validation, "did you mean"); this minimal
-// loader only parses.
+/// The stack as written (validated elsewhere; host commands only need it to parse).
 fn load_config(path: &Path) -> anyhow::Result<StackConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        fail(
-            ExitClass::Config,
-            format!(
-                "cannot read {}: {e} (create one with `foundry config init`)",
-                path.display()
-            ),
-        )
-    })?;
-    serde_yaml::from_str::<StackConfig>(&text)
-        .map_err(|e| fail(ExitClass::Config, format!("{}: {e}", path.display())))
+    Ok(crate::config::load::load_cli(path)?.config)
 }
 
-// TODO(integrator): use the config engineer's comment-preserving edit; re-serializing drops
-// comments and key order.
-fn save_config(path: &Path, cfg: &StackConfig) -> anyhow::Result<()> {
+/// Replace stack.yaml with an edited text: atomic, mode kept, previous file kept as `.bak`.
+fn save_text(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let text = serde_yaml::to_string(cfg).context("serializing stack.yaml")?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("stack.yaml")
-    ));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    if let Ok(m) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(
-            &tmp,
-            std::fs::Permissions::from_mode(m.permissions().mode() & 0o7777),
-        );
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
+    crate::config::edit::write_atomic(path, text.as_bytes(), mode, true)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
-// TODO(integrator): use the secrets resolver chain (environment, ~/.foundryvars, OpenBao). For
-// now `${secret:PATH:KEY}` resolves only from the environment variable
-// FOUNDRY_SECRET_<PATH>_<KEY> (upper-cased, every non-alphanumeric character as `_`).
-fn resolve_secret(value: &str, field: &str) -> anyhow::Result<String> {
-    let Some(inner) = value
-        .strip_prefix("${secret:")
-        .and_then(|v| v.strip_suffix('}'))
-    else {
-        return Ok(value.to_string());
-    };
-    let var: String = format!("FOUNDRY_SECRET_{inner}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match std::env::var(&var) {
-        Ok(v) if !v.is_empty() => {
-            redact::register(&v);
-            Ok(v)
-        }
-        _ => Err(fail(ExitClass::Config, format!("{field}: secret reference {value} did not resolve: environment variable {var} is not set"))),
+/// Resolve every `${secret:...}` in a value through the standard chain (environment,
+/// ~/.foundryvars, OpenBao). `field` names where the value came from, for the error.
+async fn resolve_secret(g: &GlobalOpts, value: &str, field: &str) -> anyhow::Result<String> {
+    let refs = crate::secrets::reference::find_refs(value)
+        .map_err(|e| fail(ExitClass::Config, format!("{field}: {e}")))?;
+    let chain = super::common::chain();
+    let mut out = value.to_string();
+    for r in refs.iter().rev() {
+        let v = chain
+            .resolve(&g.instance, r)
+            .await
+            .map_err(|e| fail(ExitClass::Config, format!("{field}: {e}")))?;
+        out.replace_range(r.span.clone(), &v);
     }
-}
-
-/// A host with its secret references resolved, as SSH needs it.
-fn resolved(h: &HostConfig, i: usize) -> anyhow::Result<HostConfig> {
-    let mut h = h.clone();
-    if let Some(p) = &h.password {
-        h.password = Some(resolve_secret(p, &format!("hosts[{i}].password"))?);
-    }
-    if let Some(p) = &h.sudo_password {
-        h.sudo_password = Some(resolve_secret(p, &format!("hosts[{i}].sudo_password"))?);
-    }
-    Ok(h)
+    Ok(out)
 }
 
 fn options(g: &GlobalOpts, cfg: &StackConfig) -> SshOptions {
@@ -193,7 +145,7 @@ fn tilde(p: &Path) -> String {
 
 async fn add(g: &GlobalOpts, a: HostAddArgs) -> anyhow::Result<i32> {
     let path = g.config_path();
-    let mut cfg = load_config(&path)?;
+    let cfg = load_config(&path)?;
     check_name(&a.name)?;
     let roles = parse_roles(&a.roles)?;
     if a.key.is_some() && a.bootstrap_password.is_some() {
@@ -233,12 +185,13 @@ async fn add(g: &GlobalOpts, a: HostAddArgs) -> anyhow::Result<i32> {
         bastion: None,
     };
     if let Some(pw) = &a.bootstrap_password {
-        let pw = bootstrap_password(g, pw)?;
+        let pw = bootstrap_password(g, pw).await?;
         let key_file = bootstrap(g, &cfg, &host, &pw).await?;
         host.ssh_key = Some(tilde(&key_file));
     }
-    cfg.hosts.push(host.clone());
-    save_config(&path, &cfg)?;
+    let source = std::fs::read_to_string(&path)?;
+    let edited = crate::config::edit::append_host(&source, &serde_yaml::to_string(&host)?)?;
+    save_text(&path, &edited)?;
     let roles: Vec<&str> = host.roles.iter().map(|r| r.as_str()).collect();
     println!(
         "added host {} ({}:{}{}) to {}; check it with `foundry host test {}`",
@@ -257,7 +210,7 @@ async fn add(g: &GlobalOpts, a: HostAddArgs) -> anyhow::Result<i32> {
 }
 
 /// The bootstrap password: the flag's value (a literal or a secret reference), else a prompt.
-fn bootstrap_password(g: &GlobalOpts, value: &str) -> anyhow::Result<String> {
+async fn bootstrap_password(g: &GlobalOpts, value: &str) -> anyhow::Result<String> {
     let pw = if value.is_empty() {
         if g.yes {
             return Err(fail(
@@ -273,7 +226,7 @@ fn bootstrap_password(g: &GlobalOpts, value: &str) -> anyhow::Result<String> {
         }
         prompt_hidden("bootstrap password: ")?
     } else {
-        resolve_secret(value, "--bootstrap-password")?
+        resolve_secret(g, value, "--bootstrap-password").await?
     };
     if pw.is_empty() {
         return Err(fail(ExitClass::Usage, "the bootstrap password is empty"));
@@ -410,12 +363,13 @@ fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
 
 fn remove(g: &GlobalOpts, name: &str) -> anyhow::Result<i32> {
     let path = g.config_path();
-    let mut cfg = load_config(&path)?;
+    let cfg = load_config(&path)?;
     let Some(i) = cfg.hosts.iter().position(|h| h.hostname == name) else {
         return Err(unknown_host(name, &cfg, &path));
     };
-    cfg.hosts.remove(i);
-    save_config(&path, &cfg)?;
+    let _ = i;
+    let source = std::fs::read_to_string(&path)?;
+    save_text(&path, &crate::config::edit::remove_host(&source, name)?)?;
     println!("removed host {name} from {}", path.display());
     let key = paths::keys_dir().join(name);
     if key.exists() {
@@ -442,7 +396,8 @@ struct TestRow {
 
 async fn test(g: &GlobalOpts, names: &[String]) -> anyhow::Result<i32> {
     let path = g.config_path();
-    let cfg = load_config(&path)?;
+    // Validated, with every secret reference (password, sudo_password) resolved.
+    let cfg = super::common::load_resolved(g).await?;
     for n in names {
         if cfg.host(n).is_none() {
             return Err(unknown_host(n, &cfg, &path));
@@ -468,7 +423,7 @@ async fn test(g: &GlobalOpts, names: &[String]) -> anyhow::Result<i32> {
         let defaults = cfg.ssh.clone();
         async move {
             let outcome = async {
-                let h = resolved(h, i)?;
+                let _ = i;
                 let target = Target::from_host(&h, &defaults);
                 let session = pool.get(&target).await?;
                 let f = facts::gather(&session).await?;
@@ -598,19 +553,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn secret_references_resolve_from_the_environment_only_for_now() {
-        assert_eq!(resolve_secret("literal", "f").unwrap(), "literal");
-        std::env::set_var("FOUNDRY_SECRET_HOSTS_N1_SUDO", "value-from-env");
-        assert_eq!(
-            resolve_secret("${secret:hosts/n1:sudo}", "f").unwrap(),
-            "value-from-env"
-        );
-        let e = resolve_secret("${secret:hosts/n2:sudo}", "hosts[1].sudo_password").unwrap_err();
-        assert!(
-            e.to_string().contains("FOUNDRY_SECRET_HOSTS_N2_SUDO"),
-            "{e}"
-        );
-        assert!(e.to_string().contains("hosts[1].sudo_password"));
-    }
 }
