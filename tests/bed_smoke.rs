@@ -346,3 +346,49 @@ systemd-run --unit openbao podman run --rm --name openbao --network host \
     assert_eq!(json["initialized"], false);
     assert_eq!(json["storage_type"], "raft");
 }
+
+#[test]
+fn cut_network_isolates_a_running_host_until_restored() {
+    let h = bed().host("smoke-cut");
+    // a clock inside the host, to prove it keeps running while cut off
+    h.ssh_ok(
+        "systemd-run --unit tick sh -c 'while :; do date +%s >> /root/ticks; sleep 0.5; done'",
+    );
+    h.cut_network();
+    let out = h.ssh("true");
+    assert_eq!(out.status.code(), Some(255), "ssh reached a cut-off host");
+    assert_eq!(http_status(&h.ip, 22, "/"), None);
+    h.restore_network();
+    let ticks = h
+        .ssh_ok("wc -l < /root/ticks")
+        .trim()
+        .parse::<u32>()
+        .unwrap();
+    assert!(
+        ticks >= 8,
+        "only {ticks} ticks: the host did not run while cut off"
+    );
+    assert_eq!(
+        h.ssh_ok("hostname -I").trim(),
+        h.ip,
+        "the host kept its address"
+    );
+}
+
+#[test]
+fn sandbox_runs_foundry_with_an_isolated_home() {
+    let sb = support::Sandbox::new();
+    let key = sb.path(".ssh/id_ed25519");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(sb.path(".ssh/known_hosts")).unwrap(),
+        ""
+    );
+    let child = sb.spawn_foundry(&["--version"]);
+    let run = sb.wait_foundry(child);
+    run.ok();
+    assert!(run.stdout.starts_with("foundry "), "{run}");
+    let run = sb.foundry(&["--no-such-flag"]);
+    assert_ne!(run.code, 0, "{run}");
+}

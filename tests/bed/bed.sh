@@ -12,6 +12,8 @@
 #   bed.sh host-stop NAME     cut NAME's power (SIGKILL), keep its disk: a host that is down
 #   bed.sh host-down NAME     stop NAME and delete its disk, cgroups, veth, mounts
 #   bed.sh hostkey NAME       print NAME's ssh host public key ("ssh-ed25519 AAAA..."), made once
+#   bed.sh net-cut NAME       take NAME off the network while it keeps running (pulled cable)
+#   bed.sh net-restore NAME   plug it back in
 #   bed.sh down [--force]     stop every host and the registry; remove bridge, cgroups, mounts and
 #                             run state. Caches (rootfs, host keys, registry data, wheel) are kept.
 #                             Without --force it does nothing while running tests (another
@@ -399,7 +401,8 @@ write_host_files() {  # NAME IP ETC-DIR
     "$ip" "$name" "$NET.1" > "$E/hosts"
   mkdir -p "$E/systemd/network"
   # wins over nspawn's 80-container-host0.network (DHCP); no gateway on purpose
-  printf '[Match]\nName=host0\n\n[Network]\nAddress=%s/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' \
+  # IgnoreCarrierLoss: the address stays while `net-cut` has the link down
+  printf '[Match]\nName=host0\n\n[Network]\nAddress=%s/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\nIgnoreCarrierLoss=yes\n' \
     "$ip" > "$E/systemd/network/10-host0.network"
   install -m 600 "$CACHE/hostkeys/$name/ssh_host_ed25519_key" "$E/ssh/ssh_host_ed25519_key"
   install -m 644 "$CACHE/hostkeys/$name/ssh_host_ed25519_key.pub" "$E/ssh/ssh_host_ed25519_key.pub"
@@ -545,6 +548,27 @@ cmd_host_down() {
   host_stop "$name"
   [ -f "$H/console.log" ] && { mkdir -p "$LOGS/hosts"; cp "$H/console.log" "$LOGS/hosts/$name.console.log"; }
   safe_rm "$H"
+}
+
+cmd_net() {  # cut|restore NAME: the host's bridge port down/up (the host keeps running)
+  local how=$1 name=${2:?usage: bed.sh net-$1 NAME} H idx
+  check_name "$name"; need_root
+  H=$(host_dir "$name")
+  host_running "$name" || die "host $name is not running"
+  idx=$(cat "$H/idx")
+  case $how in
+    cut)     ip link set "fdyv$idx" down ;;
+    restore)
+      ip link set "fdyv$idx" master "$BR" up
+      # forget the failed ARP entry, and return once the host answers again (its sshd)
+      ip neigh del "$NET.$idx" dev "$BR" 2>/dev/null || true
+      local i
+      for i in $(seq 50); do
+        timeout 1 bash -c "exec 3<>/dev/tcp/$NET.$idx/22" 2>/dev/null && return 0
+        sleep 0.2
+      done
+      die "$name does not answer on $NET.$idx:22 after net-restore" ;;
+  esac
 }
 
 cmd_hostkey() {
@@ -819,6 +843,8 @@ main() {
     host-stop)     cmd_host_stop "$@" ;;
     host-down)     cmd_host_down "$@" ;;
     hostkey)       cmd_hostkey "$@" ;;
+    net-cut)       cmd_net cut "$@" ;;
+    net-restore)   cmd_net restore "$@" ;;
     down)          cmd_down "$@" ;;
     purge)         cmd_purge ;;
     status)        cmd_status ;;

@@ -150,6 +150,21 @@ impl TestHost {
         }
     }
 
+    /// Cuts the host off the network while it keeps running (its bridge port goes down):
+    /// connections to and from it hang, as with a pulled cable.
+    pub fn cut_network(&self) {
+        if let Err(e) = bed_sh(&["net-cut", &self.name]) {
+            panic!("cutting {} off: {e}", self.name);
+        }
+    }
+
+    /// Undoes [`TestHost::cut_network`].
+    pub fn restore_network(&self) {
+        if let Err(e) = bed_sh(&["net-restore", &self.name]) {
+            panic!("reconnecting {}: {e}", self.name);
+        }
+    }
+
     /// Boots a stopped host again, same IP, key and disk (a reboot seen from outside).
     pub fn start(&self) {
         if let Err(e) = bed_sh(&["host-up", &self.name, &self.idx.to_string()]) {

@@ -15,8 +15,8 @@ mod process;
 mod sandbox;
 
 pub use host::TestHost;
-pub use process::Output as ProcessOutput;
-pub use sandbox::{Run, Sandbox, FOUNDRY_TIMEOUT};
+#[allow(unused_imports)] // not every test binary names them
+pub use sandbox::{FoundryChild, Run, Sandbox, FOUNDRY_TIMEOUT};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

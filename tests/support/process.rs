@@ -15,9 +15,19 @@ pub struct Output {
     pub timed_out: bool,
 }
 
-/// Spawns `cmd` with stdin null and stdout/stderr captured; after `timeout` kills its whole
-/// process group (so no grandchild keeps the pipes open).
-pub fn run(mut cmd: Command, timeout: Duration) -> Output {
+/// A started child whose stdout/stderr are being collected.
+pub struct Running {
+    child: Child,
+    program: String,
+    stdout: thread::JoinHandle<String>,
+    stderr: thread::JoinHandle<String>,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// Spawns `cmd` with stdin null, stdout/stderr captured, in its own process group; it must
+/// finish within `timeout` of now (see [`Running::wait`]).
+pub fn spawn(mut cmd: Command, timeout: Duration) -> Running {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -28,33 +38,57 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Output {
         .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
     let stdout = reader(&mut child, true);
     let stderr = reader(&mut child, false);
-    let deadline = Instant::now() + timeout;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for child") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            timed_out = true;
-            // SAFETY: plain syscall; the group id is our child's pid (process_group(0) above)
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            break child.wait().expect("waiting for killed child");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = stdout.join().unwrap_or_default();
-    let mut stderr = stderr.join().unwrap_or_default();
-    if timed_out {
-        stderr.push_str(&format!(
-            "\n[harness] {program} killed after {}s timeout\n",
-            timeout.as_secs()
-        ));
-    }
-    Output {
-        code: status.code().unwrap_or(-1),
+    Running {
+        child,
+        program,
         stdout,
         stderr,
-        timed_out,
+        deadline: Instant::now() + timeout,
+        timeout,
+    }
+}
+
+/// [`spawn`] + [`Running::wait`].
+pub fn run(cmd: Command, timeout: Duration) -> Output {
+    spawn(cmd, timeout).wait()
+}
+
+impl Running {
+    /// Waits for the exit; past the deadline kills the whole process group (so no grandchild
+    /// keeps the pipes open) and reports a timeout.
+    pub fn wait(mut self) -> Output {
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for child") {
+                break status;
+            }
+            if Instant::now() >= self.deadline {
+                timed_out = true;
+                // SAFETY: plain syscall; the group id is our child's pid (process_group(0))
+                unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+                break self.child.wait().expect("waiting for killed child");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = self.stdout.join().unwrap_or_default();
+        let mut stderr = self.stderr.join().unwrap_or_default();
+        if timed_out {
+            stderr.push_str(&format!(
+                "\n[harness] {} killed after {}s timeout\n",
+                self.program,
+                self.timeout.as_secs()
+            ));
+        }
+        Output {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            timed_out,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 }
 

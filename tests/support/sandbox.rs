@@ -30,6 +30,18 @@ pub struct Sandbox {
     pub home: tempfile::TempDir,
 }
 
+/// A foundry process started by [`Sandbox::spawn_foundry`].
+pub struct FoundryChild {
+    running: process::Running,
+    cmdline: String,
+}
+
+impl FoundryChild {
+    pub fn pid(&self) -> u32 {
+        self.running.id()
+    }
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -131,6 +143,16 @@ impl Sandbox {
 
     /// As [`Sandbox::foundry`], with extra environment variables (applied last).
     pub fn foundry_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.wait_foundry(self.spawn_foundry_env(args, env))
+    }
+
+    /// Starts `foundry ARGS` in the background (for fault injection while it runs); finish
+    /// with [`Sandbox::wait_foundry`]. The timeout counts from here.
+    pub fn spawn_foundry(&self, args: &[&str]) -> FoundryChild {
+        self.spawn_foundry_env(args, &[])
+    }
+
+    pub fn spawn_foundry_env(&self, args: &[&str], env: &[(&str, &str)]) -> FoundryChild {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_foundry"));
         cmd.args(args).current_dir(self.home.path());
         for (k, _) in std::env::vars_os() {
@@ -143,12 +165,20 @@ impl Sandbox {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = process::run(cmd, FOUNDRY_TIMEOUT);
+        FoundryChild {
+            running: process::spawn(cmd, FOUNDRY_TIMEOUT),
+            cmdline: format!("foundry {}", args.join(" ")),
+        }
+    }
+
+    /// Waits for a foundry started with [`Sandbox::spawn_foundry`].
+    pub fn wait_foundry(&self, child: FoundryChild) -> Run {
+        let out = child.running.wait();
         Run {
             code: out.code,
             stdout: out.stdout,
             stderr: out.stderr,
-            cmdline: format!("foundry {}", args.join(" ")),
+            cmdline: child.cmdline,
         }
     }
 
