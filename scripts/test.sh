@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command: bash scripts/test.sh [extra `cargo test` args...]
+#
+# Runs as root on a Debian 12 machine (see docs/testing.md): checks formatting, prepares the
+# test bed (installs missing apt packages, builds the host rootfs once, brings up the bridge and
+# the registry), builds the images the tests pull, runs every unit and integration test, and
+# tears the bed down again however the run ends (success, failure, Ctrl-C, SIGTERM).
+# Nothing is skipped: a bed that cannot be built fails the run.
+set -Eeuo pipefail
+
+T0=$(date +%s.%N)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BED=$ROOT/tests/bed/bed.sh
+cd "$ROOT"
+
+say() { printf '[test.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
+elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { s = b - a; printf "%dm%04.1fs", s / 60, s % 60 }'; }
+
+[ "$(id -u)" = 0 ] || { say "must run as root: the test bed creates a bridge, mounts and cgroups"; exit 1; }
+command -v cargo >/dev/null 2>&1 \
+  || { say "cargo not found: install Rust first (https://rustup.rs), then re-run"; exit 1; }
+cargo fmt --version >/dev/null 2>&1 \
+  || { say "rustfmt missing: rustup component add rustfmt"; exit 1; }
+
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM
+  say "tearing down the test bed"
+  if ! bash "$BED" down; then
+    say "ERROR: bed.sh down failed (see above); check 'ip link', mounts and cgroups by hand"
+    [ "$rc" != 0 ] || rc=1
+  fi
+  if [ "$rc" = 0 ]; then say "PASSED; total wall time $(elapsed)"; else say "FAILED (exit $rc); total wall time $(elapsed)"; fi
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "cargo fmt --check"
+cargo fmt --check
+
+say "preparing the test bed"
+bash "$BED" prepare
+bash "$BED" image-openbao
+bash "$BED" image-busybox
+
+say "cargo test --all-targets $*"
+cargo test --all-targets "$@"
