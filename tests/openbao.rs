@@ -511,3 +511,51 @@ async fn unseal_with_wrong_keys_fails_clearly() {
         "{e:#}"
     );
 }
+
+/// Without a usable OS keyring (here: a D-Bus address where nothing listens) the credentials
+/// go to the 0600 file and foundry says so on stderr. Runs itself as a child process so the
+/// environment (no FOUNDRY_KEYRING, a dead D-Bus) does not leak into the other tests.
+#[tokio::test]
+async fn no_keyring_falls_back_to_the_file_and_says_so() {
+    if std::env::var_os("FOUNDRY_TEST_KEYRING_CHILD").is_some() {
+        let c = creds::Credentials {
+            root_token: "s.child-token".into(),
+            unseal_keys: vec!["child-key-1".into()],
+            threshold: Some(1),
+            address: None,
+            created: None,
+        };
+        let loc = creds::save("inst-kr", &c).await.unwrap();
+        println!("LOCATION={loc}");
+        let (back, _) = creds::load("inst-kr").await.unwrap().unwrap();
+        assert!(back == c);
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "no_keyring_falls_back_to_the_file_and_says_so",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FOUNDRY_TEST_KEYRING_CHILD", "1")
+        .env("HOME", home.path())
+        .env_remove("FOUNDRY_HOME")
+        .env_remove("FOUNDRY_KEYRING")
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}/no-bus", home.path().display()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let file = home.path().join(".foundry/openbao/inst-kr.json");
+    assert!(stdout.contains(&format!("LOCATION={} (mode 0600)", file.display())), "{stdout}");
+    assert!(stderr.contains("no usable OS keyring"), "{stderr}");
+    assert!(!stderr.contains("s.child-token"), "{stderr}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+}
