@@ -1,7 +1,12 @@
-//! OpenBao: the client, the typed secret store, init/unseal and their errors against REAL
-//! OpenBao servers (the `bao` binary, v2.7.2) run on 127.0.0.1 by these tests — a dev server
-//! for the store and error cases, a raft server (the same storage the component configures) for
-//! initialise → unseal → restart → sealed → unseal. Nothing is mocked.
+//! OpenBao, end to end and nothing mocked:
+//! - on the test bed: `foundry component install openbao` on a fresh host runs the real OpenBao
+//!   image under systemd in podman, initialises and unseals it; a re-run changes nothing; a
+//!   restart seals it (`stack status` says so) and `foundry openbao unseal` heals it; TLS works
+//!   with a self-signed certificate;
+//! - on 127.0.0.1 with the real `bao` binary (v2.7.2): a dev server for the secret store and its
+//!   distinct errors, raft servers for initialise → unseal → restart → sealed → unseal.
+
+mod support;
 
 use foundry::component::openbao::Openbao;
 use foundry::component::{Component, StackCtx};
@@ -34,17 +39,9 @@ fn env() -> &'static Path {
     }
 }
 
-/// The real `bao` binary: FOUNDRY_TEST_BAO, else the test bed's copy.
+/// The real `bao` binary (the test bed's copy of OpenBao 2.7.2).
 fn bao_binary() -> PathBuf {
-    let p = std::env::var_os("FOUNDRY_TEST_BAO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/foundry-bed/bin/bao"));
-    assert!(
-        p.exists(),
-        "{} missing: run `tests/bed/bed.sh image-openbao` or set FOUNDRY_TEST_BAO",
-        p.display()
-    );
-    p
+    support::bed().bao_binary()
 }
 
 fn free_port() -> u16 {
@@ -553,9 +550,335 @@ async fn no_keyring_falls_back_to_the_file_and_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
     let file = home.path().join(".foundry/openbao/inst-kr.json");
-    assert!(stdout.contains(&format!("LOCATION={} (mode 0600)", file.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("LOCATION={} (mode 0600)", file.display())),
+        "{stdout}"
+    );
     assert!(stderr.contains("no usable OS keyring"), "{stderr}");
     assert!(!stderr.contains("s.child-token"), "{stderr}");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// On the test bed: the component, through the real `foundry` binary.
+
+use support::{bed, Sandbox, TestHost};
+
+fn bed_stack(h: &TestHost, openbao: &str) -> String {
+    format!(
+        "cluster: {{name: lab, domain: lab.example.com, vip: 10.214.0.250}}\n\
+         network: {{cidr: 10.214.0.0/24}}\n\
+         hosts:\n  - {{hostname: {}, address: {}, roles: [openbao]}}\n\
+         images: {{registry: \"{}\", insecure: true}}\n\
+         components:\n  host_prep: {{enabled: false}}\n  openbao: {{key_shares: 3, key_threshold: 2{openbao}}}\n",
+        h.name,
+        h.ip,
+        support::REGISTRY
+    )
+}
+
+const FILE_KEYRING: &[(&str, &str)] = &[("FOUNDRY_KEYRING", "file")];
+
+fn newest_log(sb: &Sandbox) -> String {
+    let logs = sb.run_logs();
+    let last = logs.last().expect("a run log");
+    std::fs::read_to_string(last).unwrap()
+}
+
+/// (mutating exec lines, mutating http lines) of a run log.
+fn mutating_counts(log: &str) -> (usize, usize) {
+    let count = |kind: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains(&format!("\"kind\":\"{kind}\"")) && l.contains("\"mutating\":true")
+            })
+            .count()
+    };
+    (count("exec"), count("http"))
+}
+
+fn stored_creds(sb: &Sandbox) -> creds::Credentials {
+    let text = std::fs::read_to_string(sb.path(".foundry/openbao/foundry-core.json"))
+        .expect("credentials file");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn install_initialises_unseals_and_survives_a_restart() {
+    let h = bed().host("bao");
+    let sb = Sandbox::new();
+    sb.trust(&h);
+    // The component's default image, rewritten to the bed registry, is the bed's image.
+    assert_eq!(
+        bed().openbao_image(),
+        format!("{}/openbao/openbao:2.7.2", support::REGISTRY)
+    );
+    sb.write(".foundry/stack.yaml", &bed_stack(&h, ""));
+
+    // Plan first: nothing happens on the host or the API.
+    let plan = sb.foundry_env(
+        &["component", "install", "openbao", "--dry-run"],
+        FILE_KEYRING,
+    );
+    plan.ok();
+    assert!(plan.stdout.contains("would initialise"), "{plan}");
+    assert_eq!(mutating_counts(&newest_log(&sb)), (0, 0), "{plan}");
+
+    let run = sb.foundry_env(&["component", "install", "openbao"], FILE_KEYRING);
+    run.ok();
+    assert!(
+        run.stderr.contains("plain HTTP") || run.stdout.contains("plain HTTP"),
+        "{run}"
+    );
+    let c = stored_creds(&sb);
+    assert_eq!(c.unseal_keys.len(), 3);
+    // Shown once, on stderr; never on stdout.
+    assert_eq!(
+        run.stderr.matches(c.root_token.as_str()).count(),
+        1,
+        "{run}"
+    );
+    for k in &c.unseal_keys {
+        assert_eq!(run.stderr.matches(k.as_str()).count(), 1, "{run}");
+        assert!(!run.stdout.contains(k.as_str()));
+    }
+    assert!(run.stderr.contains("Store the token and the keys"), "{run}");
+    assert!(!run.stdout.contains(c.root_token.as_str()));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(sb.path(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(".foundry/openbao/foundry-core.json"), 0o600);
+    assert_eq!(mode(".foundry/openbao"), 0o700);
+    assert_eq!(h.ssh_ok("systemctl is-active openbao").trim(), "active");
+    assert_eq!(
+        h.ssh_ok("stat -c '%a %U' /var/lib/openbao /etc/openbao /etc/openbao/config.hcl"),
+        "700 root\n750 root\n640 root\n"
+    );
+
+    // Re-run: zero mutating remote commands, zero mutating API calls.
+    let again = sb.foundry_env(&["component", "install", "openbao"], FILE_KEYRING);
+    again.ok();
+    assert_eq!(mutating_counts(&newest_log(&sb)), (0, 0), "{again}");
+    assert!(!again.stderr.contains("Root token"), "{again}");
+
+    // A secret round trip through the stored token.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("http://{}:8200", h.ip);
+    let store = || {
+        SecretStore::with_client(
+            Client::new(&url, Some(c.root_token.clone()), RunLog::disabled()).unwrap(),
+            "foundry-core",
+        )
+    };
+    rt.block_on(async {
+        let s = store();
+        let p = secret_cmd::set(&s, "apps/db", "password", "bed-secret-1")
+            .await
+            .unwrap();
+        assert_eq!(p, "openbao:secret/foundry-core/apps/db#password");
+        assert_eq!(
+            secret_cmd::get(&s, "apps/db", "password").await.unwrap(),
+            "bed-secret-1"
+        );
+    });
+
+    let st = sb.foundry(&["stack", "status"]);
+    st.ok();
+    assert!(st.stdout.contains("unsealed"), "{st}");
+
+    // Restart: sealed, and status says so with a non-zero exit.
+    h.ssh_ok("systemctl restart openbao");
+    let t0 = Instant::now();
+    let sealed = loop {
+        let st = sb.foundry(&["stack", "status"]);
+        if st.stdout.contains("sealed (health 503)") || t0.elapsed() > Duration::from_secs(60) {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(sealed.code, 7, "{sealed}");
+    assert!(sealed.stdout.contains("foundry openbao unseal"), "{sealed}");
+    let e = rt.block_on(store().get("apps/db", "password")).unwrap_err();
+    assert!(matches!(kind(&e), OpenbaoError::Sealed { .. }), "{e:#}");
+    let bs = sb.foundry(&["openbao", "status"]);
+    assert_eq!(bs.code, 7, "{bs}");
+
+    // Unseal with the stored keys: healthy again, data intact.
+    let un = sb.foundry_env(&["openbao", "unseal"], FILE_KEYRING);
+    un.ok();
+    assert!(un.stdout.contains("unsealed"), "{un}");
+    let js = sb.foundry(&["openbao", "status", "-o", "json"]);
+    js.ok();
+    let v: serde_json::Value = serde_json::from_str(&js.stdout).unwrap();
+    assert_eq!(v[0]["health"], 200, "{js}");
+    assert_eq!(v[0]["sealed"], false, "{js}");
+    assert_eq!(v[0]["version"], "2.7.2", "{js}");
+    sb.foundry(&["stack", "status"]).ok();
+    assert_eq!(
+        rt.block_on(store().get("apps/db", "password"))
+            .unwrap()
+            .as_deref(),
+        Some("bed-secret-1")
+    );
+
+    // Without stored keys and without a terminal, unseal fails clearly instead of prompting.
+    h.ssh_ok("systemctl restart openbao");
+    std::fs::rename(
+        sb.path(".foundry/openbao/foundry-core.json"),
+        sb.path("creds.json"),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    while sb.foundry(&["openbao", "status"]).code != 7 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let no = sb.foundry_env(&["openbao", "unseal", "--yes"], FILE_KEYRING);
+    assert_eq!(no.code, 4, "{no}");
+    assert!(no.stderr.contains("no unseal keys"), "{no}");
+    std::fs::rename(
+        sb.path("creds.json"),
+        sb.path(".foundry/openbao/foundry-core.json"),
+    )
+    .unwrap();
+    sb.foundry_env(&["openbao", "unseal"], FILE_KEYRING).ok();
+
+    // The token and the keys are in no run log.
+    for log in sb.run_logs() {
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!text.contains(c.root_token.as_str()), "{}", log.display());
+        for k in &c.unseal_keys {
+            assert!(!text.contains(k.as_str()), "{}", log.display());
+        }
+    }
+}
+
+/// With tls_cert/tls_key the listener serves HTTPS with that certificate; foundry trusts a
+/// self-signed one through FOUNDRY_OPENBAO_CACERT and initialises over TLS.
+#[test]
+fn install_with_tls() {
+    let h = bed().host("baotls");
+    let sb = Sandbox::new();
+    sb.trust(&h);
+    // A private CA and a server certificate it signed for the host's IP.
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "2",
+                "-subj",
+                "/CN=test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=openbao",
+                "-keyout",
+                "tls.key",
+                "-out",
+                "tls.csr",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        p("ext.cnf"),
+        format!(
+            "subjectAltName=IP:{}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            h.ip
+        ),
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "tls.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "tls.crt",
+    ]);
+    let (crt, key) = (p("tls.crt"), p("tls.key"));
+    for (src, dst, mode) in [
+        (&crt, "/etc/bao-tls/tls.crt", "644"),
+        (&key, "/etc/bao-tls/tls.key", "600"),
+    ] {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(src).unwrap());
+        h.ssh_ok(&format!(
+            "mkdir -p /etc/bao-tls && echo {b64} | base64 -d > {dst} && chmod {mode} {dst}"
+        ));
+    }
+    sb.write(
+        ".foundry/stack.yaml",
+        &bed_stack(
+            &h,
+            ", tls_cert: /etc/bao-tls/tls.crt, tls_key: /etc/bao-tls/tls.key",
+        ),
+    );
+    let cacert = p("ca.crt").display().to_string();
+    let env = [
+        ("FOUNDRY_KEYRING", "file"),
+        ("FOUNDRY_OPENBAO_CACERT", cacert.as_str()),
+    ];
+    let run = sb.foundry_env(&["component", "install", "openbao"], &env);
+    run.ok();
+    assert!(
+        !run.stderr.contains("plain HTTP") && !run.stdout.contains("plain HTTP"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains(&format!("https://{}:8200", h.ip)),
+        "{run}"
+    );
+    let js = sb.foundry_env(&["openbao", "status", "-o", "json"], &env);
+    js.ok();
+    assert!(js.stdout.contains("\"health\": 200"), "{js}");
+    // Without trusting the certificate the connection is refused, naming the cause.
+    let bad = sb.foundry(&["openbao", "status"]);
+    assert_eq!(bad.code, 4, "{bad}");
+    assert!(bad.stdout.to_lowercase().contains("certificate"), "{bad}");
 }

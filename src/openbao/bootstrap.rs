@@ -12,14 +12,22 @@ use std::time::{Duration, Instant};
 /// How often to poll while waiting.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Wait until the API gives any HTTP answer (a fresh container needs a moment to listen).
+/// Wait until the API gives any HTTP answer (a fresh container needs a moment to listen). A
+/// certificate the client rejects ends the wait at once: the server is up, waiting won't help.
 pub async fn wait_for_api(client: &Client, timeout: Duration) -> Result<Health, OpenbaoError> {
     let t0 = Instant::now();
     loop {
         match client.health().await {
             Ok(h) => return Ok(h),
-            Err(e) if t0.elapsed() >= timeout => return Err(e),
-            Err(_) => tokio::time::sleep(POLL).await,
+            Err(e @ OpenbaoError::Unreachable { .. }) if t0.elapsed() < timeout => {
+                if let OpenbaoError::Unreachable { cause, .. } = &e {
+                    if super::client::is_certificate_problem(cause) {
+                        return Err(e);
+                    }
+                }
+                tokio::time::sleep(POLL).await
+            }
+            Err(e) => return Err(e),
         }
     }
 }

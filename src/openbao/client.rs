@@ -161,9 +161,17 @@ impl Client {
             t0.elapsed(),
             mutating,
         );
-        let res = res.map_err(|e| OpenbaoError::Unreachable {
-            address: self.address.clone(),
-            cause: cause_of(&e),
+        let res = res.map_err(|e| {
+            let mut cause = cause_of(&e);
+            if is_certificate_problem(&cause) {
+                cause.push_str(&format!(
+                    " (if OpenBao's certificate is self-signed or from a private CA, set {CACERT_ENV} to that CA certificate, PEM)"
+                ));
+            }
+            OpenbaoError::Unreachable {
+                address: self.address.clone(),
+                cause,
+            }
         })?;
         let code = res.status().as_u16();
         let text = res.text().await.map_err(|e| OpenbaoError::Unreachable {
@@ -534,6 +542,11 @@ fn cause_of(e: &reqwest::Error) -> String {
     } else {
         parts.join(": ")
     }
+}
+
+/// A TLS verification failure: the server is up, so waiting will not help.
+pub fn is_certificate_problem(cause: &str) -> bool {
+    cause.to_ascii_lowercase().contains("certificate")
 }
 
 /// Percent-encode each segment of a KV path (segments are kept, `/` separates them).
