@@ -882,3 +882,68 @@ fn install_with_tls() {
     assert_eq!(bad.code, 4, "{bad}");
     assert!(bad.stdout.to_lowercase().contains("certificate"), "{bad}");
 }
+
+/// Two OpenBao hosts form one raft cluster: the second joins the first (`retry_join`), both are
+/// unsealed with the same keys, one is active and the other a standby; a re-run changes nothing.
+#[test]
+fn two_hosts_form_one_raft_cluster() {
+    let (a, b) = (bed().host("baoa"), bed().host("baob"));
+    let sb = Sandbox::new();
+    sb.trust(&a);
+    sb.trust(&b);
+    let yaml = bed_stack(&a, "").replace(
+        "roles: [openbao]}\n",
+        &format!(
+            "roles: [openbao]}}\n  - {{hostname: {}, address: {}, roles: [openbao]}}\n",
+            b.name, b.ip
+        ),
+    );
+    sb.write(".foundry/stack.yaml", &yaml);
+    let run = sb.foundry_env(&["component", "install", "openbao"], FILE_KEYRING);
+    run.ok();
+    let js = sb.foundry(&["openbao", "status", "-o", "json"]);
+    js.ok();
+    let v: serde_json::Value = serde_json::from_str(&js.stdout).unwrap();
+    let codes: Vec<u64> = (0..2).map(|i| v[i]["health"].as_u64().unwrap()).collect();
+    assert_eq!(codes, vec![200, 429], "{js}");
+    assert_eq!(v[1]["initialized"], true, "{js}");
+    let again = sb.foundry_env(&["component", "install", "openbao"], FILE_KEYRING);
+    again.ok();
+    assert_eq!(mutating_counts(&newest_log(&sb)), (0, 0), "{again}");
+    // Both restart (sealed): unseal brings the cluster back (it needs both for a quorum).
+    a.ssh_ok("systemctl restart openbao");
+    b.ssh_ok("systemctl restart openbao");
+    let t0 = Instant::now();
+    while sb.foundry(&["openbao", "status"]).code != 7 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let un = sb.foundry_env(&["openbao", "unseal"], FILE_KEYRING);
+    un.ok();
+    assert_eq!(un.stdout.matches(": unsealed").count(), 2, "{un}");
+    sb.foundry(&["openbao", "status"]).ok();
+    // One cluster: a secret written through the active node is readable through the standby
+    // (standbys forward requests to the active node).
+    let c = stored_creds(&sb);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let via = |ip: &str| {
+            SecretStore::with_client(
+                Client::new(
+                    &format!("http://{ip}:8200"),
+                    Some(c.root_token.clone()),
+                    RunLog::disabled(),
+                )
+                .unwrap(),
+                "foundry-core",
+            )
+        };
+        via(&a.ip)
+            .put("shared", "k", "cluster-value")
+            .await
+            .unwrap();
+        assert_eq!(
+            via(&b.ip).get("shared", "k").await.unwrap().as_deref(),
+            Some("cluster-value")
+        );
+    });
+}

@@ -3,7 +3,7 @@
 use super::common;
 use crate::cli::{GlobalOpts, OpenbaoCmd, OutputFormat};
 use crate::error::{fail, ExitClass};
-use crate::openbao::bootstrap::{unseal_with, wait_ready};
+use crate::openbao::bootstrap::{unseal_with, wait_cluster_ready};
 use crate::openbao::client::Client;
 use crate::openbao::{address, creds, error::to_failure};
 use crate::output;
@@ -191,13 +191,18 @@ async fn unseal(g: &GlobalOpts) -> anyhow::Result<i32> {
         unseal_with(&c, ks, i > 0)
             .await
             .map_err(|e| to_failure(e.context(format!("unsealing OpenBao on {host}"))))?;
-        wait_ready(&c, Duration::from_secs(60), i > 0).await?;
         done.push(Unsealed {
             host: host.clone(),
             address: url.clone(),
             unsealed_now: true,
         });
     }
+    // Ready only once every node is unsealed: a raft cluster needs a quorum to elect a leader.
+    let clients = nodes
+        .iter()
+        .map(|(_, url)| Client::new(url, None, log.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    wait_cluster_ready(&clients.iter().collect::<Vec<_>>(), Duration::from_secs(60)).await?;
     match g.output {
         OutputFormat::Table => {
             for d in &done {

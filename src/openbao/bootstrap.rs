@@ -60,6 +60,42 @@ pub async fn wait_ready(
     }
 }
 
+/// Wait until the cluster serves: one node active (200) and every other one active or standby
+/// (429). Unseal every node before waiting: a raft node can only become active once a quorum of
+/// nodes is unsealed.
+pub async fn wait_cluster_ready(clients: &[&Client], timeout: Duration) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    loop {
+        let mut codes = Vec::new();
+        for c in clients {
+            codes.push(match c.health().await {
+                Ok(h) => Ok(h.code),
+                Err(e) => Err(e.to_string()),
+            });
+        }
+        let active = codes.iter().any(|c| matches!(c, Ok(200)));
+        if active && codes.iter().all(|c| matches!(c, Ok(200 | 429))) {
+            return Ok(());
+        }
+        if t0.elapsed() >= timeout {
+            let detail: Vec<String> = clients
+                .iter()
+                .zip(&codes)
+                .map(|(c, r)| match r {
+                    Ok(code) => format!("{}: health {code}", c.address()),
+                    Err(e) => e.clone(),
+                })
+                .collect();
+            bail!(
+                "OpenBao did not become ready within {}s ({})",
+                timeout.as_secs(),
+                detail.join("; ")
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Initialise the server when it is not: `POST /v1/sys/init`, store the root token and keys
 /// (keyring, else the 0600 file), and show them once on stderr. `None` when it already was.
 pub async fn ensure_initialised(
@@ -175,10 +211,27 @@ pub async fn unseal_with(client: &Client, keys: &[String], joining: bool) -> any
         return Ok(false);
     }
     let mut last = st;
-    for k in keys {
-        last = client.unseal(k).await?;
+    for (given, k) in keys.iter().enumerate() {
+        last = if joining {
+            unseal_joining(client, k).await?
+        } else {
+            client.unseal(k).await?
+        };
         if !last.sealed {
             return Ok(true);
+        }
+        // A joining follower takes the threshold of keys, then completes its join and unseals
+        // in the background: wait for that rather than start a new round of keys.
+        if joining && last.t > 0 && given + 1 >= last.t as usize {
+            let t0 = Instant::now();
+            while t0.elapsed() < JOIN_WAIT {
+                tokio::time::sleep(POLL).await;
+                last = client.seal_status().await?;
+                if !last.sealed {
+                    return Ok(true);
+                }
+            }
+            break;
         }
     }
     bail!(
@@ -189,6 +242,32 @@ pub async fn unseal_with(client: &Client, keys: &[String], joining: bool) -> any
         last.n,
         last.progress
     )
+}
+
+/// How long a raft follower may take to reach the leader (its `retry_join` runs every few s).
+const JOIN_WAIT: Duration = Duration::from_secs(120);
+
+/// One key share for a follower that is still joining: until its `retry_join` has reached the
+/// leader it refuses keys with "not initialized"; keep offering the key until it takes it.
+async fn unseal_joining(client: &Client, key: &str) -> anyhow::Result<super::client::SealStatus> {
+    let t0 = Instant::now();
+    loop {
+        match client.unseal(key).await {
+            Err(OpenbaoError::Api { status: 400, message, .. })
+                if message.contains("not initialized") && t0.elapsed() < JOIN_WAIT =>
+            {
+                tokio::time::sleep(Duration::from_secs(1)).await
+            }
+            r => {
+                return r.map_err(|e| {
+                    anyhow::Error::new(e).context(format!(
+                        "joining the raft cluster (tried for up to {}s; can this node reach the first node's API and cluster ports?)",
+                        JOIN_WAIT.as_secs()
+                    ))
+                })
+            }
+        }
+    }
 }
 
 /// Make sure a KV version 2 engine is mounted at `secret/`. `true` when it was mounted now.

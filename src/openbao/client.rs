@@ -498,7 +498,7 @@ impl Client {
 const KV_UPGRADE_WAIT: Duration = Duration::from_secs(30);
 
 fn kv_upgrading(json: &Value) -> bool {
-    api_message(json).contains("Upgrading from non-versioned to versioned data")
+    api_message(json).contains("non-versioned to versioned data")
 }
 
 /// The `errors` list of an OpenBao error answer, joined (or the raw text).

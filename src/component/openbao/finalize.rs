@@ -3,7 +3,9 @@
 //! (plans) only read-only GETs are made and the lines say what would happen.
 
 use super::super::StackCtx;
-use crate::openbao::bootstrap::{self, ensure_initialised, unseal_with, wait_for_api, wait_ready};
+use crate::openbao::bootstrap::{
+    self, ensure_initialised, unseal_with, wait_cluster_ready, wait_for_api,
+};
 use crate::openbao::client::Client;
 use crate::openbao::creds;
 use crate::openbao::ssh_keys::migrate_keys_in;
@@ -89,8 +91,6 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
         unseal_with(c, &creds.unseal_keys, i > 0)
             .await
             .with_context(|| format!("unsealing OpenBao on {host} with the keys in {loc}"))?;
-        // The first node becomes active; in a cluster the others stay standby (429).
-        wait_ready(c, READY_WAIT, i > 0).await?;
         lines.push(format!("unsealed OpenBao on {host}"));
     }
     if ctx.dry_run && !lines.is_empty() {
@@ -98,7 +98,8 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
         return Ok(lines);
     }
     if !ctx.dry_run {
-        wait_ready(first, READY_WAIT, false).await?;
+        let all: Vec<&Client> = clients.iter().map(|(_, c)| c).collect();
+        wait_cluster_ready(&all, READY_WAIT).await?;
     }
 
     // 4. KV v2 at secret/ (through the address foundry uses for secrets, with the token).
