@@ -631,7 +631,8 @@ fn install_initialises_unseals_and_survives_a_restart() {
     let run = sb.foundry_env(&["component", "install", "openbao"], FILE_KEYRING);
     run.ok();
     assert!(
-        run.stderr.contains("plain HTTP") || run.stdout.contains("plain HTTP"),
+        run.stdout
+            .contains("WARNING: OpenBao listens on plain HTTP"),
         "{run}"
     );
     let c = stored_creds(&sb);
@@ -744,6 +745,14 @@ fn install_initialises_unseals_and_survives_a_restart() {
     )
     .unwrap();
     sb.foundry_env(&["openbao", "unseal"], FILE_KEYRING).ok();
+
+    // Uninstall removes the service and keeps the data.
+    sb.foundry(&["component", "uninstall", "openbao"]).ok();
+    assert_ne!(h.ssh("systemctl is-active openbao").status.code(), Some(0));
+    assert_eq!(
+        h.ssh_ok("test -e /etc/systemd/system/openbao.service || echo gone; ls /var/lib/openbao"),
+        "gone\nraft\nvault.db\n"
+    );
 
     // The token and the keys are in no run log.
     for log in sb.run_logs() {
@@ -946,4 +955,105 @@ fn two_hosts_form_one_raft_cluster() {
             Some("cluster-value")
         );
     });
+}
+
+/// The resolver chain's OpenBao backend: a stored secret resolves, a missing one is a miss the
+/// chain reports (naming where it looked), a sealed server is a backend error (no fallback).
+#[tokio::test]
+async fn resolver_backend_hits_misses_and_fails() {
+    use foundry::secrets::openbao::OpenbaoResolver;
+    use foundry::secrets::{Chain, ResolveError, SecretRef};
+    env();
+    let b = Bao::dev("root-token-resolver");
+    b.store("inst-r")
+        .put("truenas", "api_key", "resolved-value-1")
+        .await
+        .unwrap();
+    let mut chain = Chain::empty();
+    chain.push(Box::new(OpenbaoResolver::new(b.store("inst-r"))));
+    let hit = SecretRef::new("truenas", "api_key").unwrap();
+    assert_eq!(
+        chain.resolve("inst-r", &hit).await.unwrap(),
+        "resolved-value-1"
+    );
+    let miss = SecretRef::new("truenas", "other").unwrap();
+    match chain.resolve("inst-r", &miss).await.unwrap_err() {
+        ResolveError::NotFound { tried, .. } => {
+            assert!(
+                tried[0].contains("openbao") && tried[0].contains("secret/inst-r/truenas"),
+                "{tried:?}"
+            )
+        }
+        e => panic!("expected a miss: {e}"),
+    }
+    reqwest::Client::new()
+        .put(format!("{}/v1/sys/seal", b.addr))
+        .header("X-Vault-Token", "root-token-resolver")
+        .send()
+        .await
+        .unwrap();
+    let other = SecretRef::new("zot", "admin").unwrap();
+    match chain.resolve("inst-r", &other).await.unwrap_err() {
+        ResolveError::Backend {
+            backend, message, ..
+        } => {
+            assert_eq!(backend, "openbao");
+            assert!(message.contains("sealed"), "{message}");
+        }
+        e => panic!("expected a backend error: {e}"),
+    }
+}
+
+/// `foundry openbao unseal` without stored keys asks for them on a terminal (a real pty made by
+/// util-linux `script`), with the input hidden, and unseals; the server is a local raft server
+/// initialised by the test, so foundry never saw its keys.
+#[tokio::test]
+async fn unseal_prompts_for_keys_on_a_terminal() {
+    env();
+    let b = Bao::raft();
+    let init = b.client(None, RunLog::disabled()).init(3, 2).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".foundry")).unwrap();
+    std::fs::write(
+        home.path().join(".foundry/stack.yaml"),
+        serde_yaml::to_string(&stack_for(&b, "")).unwrap(),
+    )
+    .unwrap();
+    let foundry = env!("CARGO_BIN_EXE_foundry");
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{foundry} openbao unseal"), "/dev/null"])
+        .env("HOME", home.path())
+        .env("FOUNDRY_KEYRING", "file")
+        .env_remove("FOUNDRY_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // Wait for the prompt before typing, as a person would (the pty drops early input).
+        std::thread::sleep(Duration::from_secs(2));
+        writeln!(stdin, "{}", init.keys[2]).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        writeln!(stdin, "{}", init.keys[0]).unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("unseal key 1/2"), "{text}");
+    assert!(text.contains("local-bao (http://127.0.0.1:"), "{text}");
+    assert!(
+        !text.contains(init.keys[2].as_str()),
+        "typed key echoed: {text}"
+    );
+    let st = b
+        .client(None, RunLog::disabled())
+        .seal_status()
+        .await
+        .unwrap();
+    assert!(!st.sealed);
 }

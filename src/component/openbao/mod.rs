@@ -198,11 +198,8 @@ impl Component for Openbao {
     }
 
     async fn prepare(&self, ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
-        if let Some(w) = plain_http_warning(&ctx.stack) {
-            eprintln!("foundry: {w}");
-            return Ok(vec![w]);
-        }
-        Ok(vec![])
+        // Shown with the plan and the install result (and in their JSON).
+        Ok(plain_http_warning(&ctx.stack).into_iter().collect())
     }
 
     async fn finalize(&self, ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
