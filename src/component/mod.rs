@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod files;
 pub mod host_prep;
+pub mod openbao;
 pub mod order;
 pub mod registry;
 pub mod service;
