@@ -15,6 +15,7 @@
 //!   must be enabled" — so `ui` forces `search` here instead of producing a config Zot rejects.
 //! - `examples/config-anonymous-authz.json`: `anonymousPolicy: ["read"]` for pulls without
 //!   credentials; `examples/config-policy.json`: `adminPolicy`.
+//!
 //! Zot loads its config with `UnmarshalExact`: an unknown key is fatal, so nothing here is
 //! speculative.
 
@@ -242,6 +243,20 @@ pub fn tls_enabled(z: &ZotConfig) -> bool {
 /// Check what the renderer cannot fix by itself. Errors name the field.
 pub fn validate(z: &ZotConfig) -> anyhow::Result<()> {
     upstream::validate(&z.upstreams)?;
+    for (what, p) in [
+        ("config_dir", Some(&z.config_dir)),
+        ("storage_path", Some(&z.storage_path)),
+        ("tls_cert", z.tls_cert.as_ref()),
+        ("tls_key", z.tls_key.as_ref()),
+    ] {
+        if let Some(p) = p {
+            if !p.starts_with('/') || p.contains([':', ',']) || p.trim_end_matches('/').is_empty() {
+                anyhow::bail!(
+                    "components.zot.{what} `{p}` must be an absolute path (not `/`) without `:` or `,` (it becomes a container volume)"
+                );
+            }
+        }
+    }
     match (&z.tls_cert, &z.tls_key) {
         (Some(_), None) => {
             anyhow::bail!("components.zot.tls_cert is set but tls_key is not: give both or neither")

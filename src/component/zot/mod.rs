@@ -112,9 +112,12 @@ fn desired(ctx: &HostCtx, z: &ZotConfig, htpasswd: Vec<u8>) -> anyhow::Result<Se
     let image = image(z, &ctx.stack.images, &ctx.facts.arch).map_err(|e| anyhow!(e))?;
     let rendered = config::render(z)?;
     let conf_dir = z.config_dir.trim_end_matches('/').to_string();
+    let storage = z.storage_path.trim_end_matches('/').to_string();
+    // `z`: on SELinux hosts the container may use these (no-op elsewhere); not applied to the
+    // TLS files, whose labels other services may depend on.
     let mut volumes = vec![
-        format!("{conf_dir}:{}:ro", config::CONTAINER_CONFIG_DIR),
-        format!("{}:{}", z.storage_path, config::CONTAINER_STORAGE),
+        format!("{conf_dir}:{}:ro,z", config::CONTAINER_CONFIG_DIR),
+        format!("{storage}:{}:z", config::CONTAINER_STORAGE),
     ];
     if let (Some(c), Some(k)) = (&z.tls_cert, &z.tls_key) {
         volumes.push(format!("{c}:{}:ro", config::CONTAINER_TLS_CERT));
@@ -128,13 +131,20 @@ fn desired(ctx: &HostCtx, z: &ZotConfig, htpasswd: Vec<u8>) -> anyhow::Result<Se
             runtime,
             volumes,
             env: Default::default(),
-            run_opts: vec![],
+            // Root in the container (the image has no USER) but without capabilities: Zot binds
+            // an unprivileged port and only touches files it owns.
+            run_opts: vec![
+                "--cap-drop".into(),
+                "ALL".into(),
+                "--security-opt".into(),
+                "no-new-privileges".into(),
+            ],
             // The image's ENTRYPOINT is /usr/bin/zot.
             args: vec!["serve".into(), config::CONTAINER_CONFIG.into()],
         },
         dirs: vec![
             DirSpec::new(conf_dir, 0o755, "root", "root"),
-            DirSpec::new(z.storage_path.clone(), 0o755, "root", "root"),
+            DirSpec::new(storage, 0o755, "root", "root"),
         ],
         files: vec![
             FileSpec::new(config_path(z), rendered.json, 0o644),
@@ -280,9 +290,18 @@ impl Component for Zot {
                 let (ok, why) = p.auth_ok();
                 healthy &= ok;
                 parts.push(why);
-                if let Some(c) = p.cached(&z.upstreams) {
-                    let list: Vec<String> = c.iter().map(|(u, n)| format!("{u} {n}")).collect();
-                    parts.push(format!("repositories: {}", list.join(", ")));
+                match p.cached(&z.upstreams) {
+                    Some(c) => {
+                        let list: Vec<String> = c.iter().map(|(u, n)| format!("{u} {n}")).collect();
+                        let total: usize = c.iter().map(|(_, n)| n).sum();
+                        let at_least = if total >= probe::CATALOG_PAGE {
+                            " (first page only)"
+                        } else {
+                            ""
+                        };
+                        parts.push(format!("repositories: {}{at_least}", list.join(", ")));
+                    }
+                    None => parts.push("catalog not readable".into()),
                 }
             }
             Ok(None) => {

@@ -8,7 +8,10 @@
 
 use super::upstream;
 use crate::ssh::{quote::quote, Cmd, Session};
-use std::collections::BTreeMap;
+
+/// One catalog page: distribution (and registries modelled on it) refuse `n` above 1000, so a
+/// bigger registry is reported as "at least" this many.
+pub const CATALOG_PAGE: usize = 1000;
 
 /// What the probe found. Status codes are `None` when curl could not connect at all.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,7 +47,7 @@ pub fn script(base: &str, user: &str, with_creds: bool) -> String {
         s.push_str(&format!(
             "cfg=$(cat)\n\
              printf 'v2.admin=%s\\n' \"$(printf '%s\\n' \"$cfg\" | code -K - {b}/v2/)\"\n\
-             printf 'catalog=%s\\n' \"$(printf '%s\\n' \"$cfg\" | curl -sS -k --connect-timeout 3 --max-time 20 -K - {b}'/v2/_catalog?n=100000' 2>/dev/null | tr -d '\\n')\"\n"
+             printf 'catalog=%s\\n' \"$(printf '%s\\n' \"$cfg\" | curl -sS -k --connect-timeout 3 --max-time 20 -K - {b}'/v2/_catalog?n={CATALOG_PAGE}' 2>/dev/null | tr -d '\\n')\"\n"
         ));
     }
     s
@@ -135,23 +138,23 @@ impl ApiProbe {
         }
     }
 
-    /// Repositories per upstream (by the `<upstream>/` prefix the sync destination gives them);
-    /// everything else counts as `local` (pushed directly).
-    pub fn cached(&self, upstreams: &[String]) -> Option<BTreeMap<String, usize>> {
+    /// Repositories per upstream (by the `<upstream>/` prefix the sync destination gives them),
+    /// in `upstreams` order, then `local` for everything else (pushed directly).
+    pub fn cached(&self, upstreams: &[String]) -> Option<Vec<(String, usize)>> {
         let repos = self.catalog.as_ref()?;
-        let mut m: BTreeMap<String, usize> = upstreams.iter().map(|u| (u.clone(), 0)).collect();
+        let mut counts: Vec<(String, usize)> = upstreams.iter().map(|u| (u.clone(), 0)).collect();
         let mut local = 0;
         for r in repos {
-            match upstreams
-                .iter()
-                .find(|u| r.starts_with(&format!("{}/", upstream::repo_prefix(u))))
+            match counts
+                .iter_mut()
+                .find(|(u, _)| r.starts_with(&format!("{}/", upstream::repo_prefix(u))))
             {
-                Some(u) => *m.entry(u.clone()).or_default() += 1,
+                Some((_, n)) => *n += 1,
                 None => local += 1,
             }
         }
-        m.insert("local".into(), local);
-        Some(m)
+        counts.push(("local".into(), local));
+        Some(counts)
     }
 }
 
@@ -182,10 +185,16 @@ mod tests {
         assert!(p.auth_ok().0);
         let ups: Vec<String> = vec!["docker.io".into(), "ghcr.io".into(), "quay.io".into()];
         let c = p.cached(&ups).unwrap();
-        assert_eq!(c["docker.io"], 2);
-        assert_eq!(c["ghcr.io"], 1);
-        assert_eq!(c["quay.io"], 0);
-        assert_eq!(c["local"], 1);
+        let want: Vec<(String, usize)> = [
+            ("docker.io", 2),
+            ("ghcr.io", 1),
+            ("quay.io", 0),
+            ("local", 1),
+        ]
+        .iter()
+        .map(|(u, n)| (u.to_string(), *n))
+        .collect();
+        assert_eq!(c, want);
     }
 
     #[test]
@@ -197,6 +206,6 @@ mod tests {
         assert!(!p.auth_ok().0);
         let down = parse("readyz=000\nv2.anonymous=000\nv2.wrong=000\n");
         assert!(!down.ready().0);
-        assert_eq!(parse("curl.missing=1\n").curl_missing, true);
+        assert!(parse("curl.missing=1\n").curl_missing);
     }
 }

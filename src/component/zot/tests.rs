@@ -208,6 +208,10 @@ fn storage_port_and_tls_use_container_paths() {
         .contains("tls_key"));
     z.tls_key = Some("/x.key".into());
     let j = json(&z);
+    let mut bad = defaults();
+    bad.storage_path = "relative/dir".into();
+    let e = config::render(&bad).unwrap_err().to_string();
+    assert!(e.contains("components.zot.storage_path"), "{e}");
     assert_eq!(j["http"]["tls"]["cert"], config::CONTAINER_TLS_CERT);
 }
 
