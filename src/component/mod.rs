@@ -14,6 +14,7 @@ pub mod order;
 pub mod registry;
 pub mod service;
 pub mod services;
+pub mod zot;
 
 use crate::config::{HostConfig, Role, StackConfig};
 use crate::host::facts::Facts;

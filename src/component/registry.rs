@@ -1,13 +1,14 @@
 //! Every component foundry knows, and the install order of the enabled ones.
 
 use super::order::topo_order;
-use super::{host_prep::HostPrep, openbao::Openbao, services::UserService, Component};
+use super::{host_prep::HostPrep, openbao::Openbao, services::UserService, zot::Zot, Component};
 use crate::config::StackConfig;
 use std::sync::Arc;
 
 /// All components in registry order (the tie-break of the dependency sort).
 pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
     let mut v: Vec<Arc<dyn Component>> = vec![Arc::new(HostPrep), Arc::new(Openbao)];
+    v.push(Arc::new(Zot::new()));
     for s in UserService::all(stack) {
         v.push(Arc::new(s));
     }

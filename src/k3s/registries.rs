@@ -1,0 +1,98 @@
+//! `/etc/rancher/k3s/registries.yaml`: every node pulls docker.io, ghcr.io, quay.io and
+//! registry.k8s.io images through Zot.
+//!
+//! Format (k3s docs, installation/private-registry.md): `mirrors.<registry>.endpoint[]` and
+//! `rewrite{<regex>: <replacement>}`; `configs.<host:port>.auth{username,password}` and
+//! `.tls{ca_file,insecure_skip_verify}`. Rules kept here:
+//! - one explicit mirror per upstream, never the `"*"` catch-all (its fallback broke with
+//!   containerd 2.0 in K3s v1.32.2/v1.31.6);
+//! - `http://` endpoints when Zot serves plain HTTP (containerd otherwise speaks TLS to it);
+//! - the rewrite puts the upstream name in front of the repository, matching the sync
+//!   `destination` Zot stores it under (`crate::component::zot::upstream`);
+//! - `tls` only when a CA file or skip-verify is explicitly configured.
+//!
+//! The file holds the registry password: the K3s component writes it 0600.
+
+use crate::component::zot::upstream;
+
+/// What a node needs to know about the Zot mirror.
+#[derive(Debug, Clone)]
+pub struct ZotMirror<'a> {
+    /// `host:port` as the nodes reach Zot (no scheme).
+    pub endpoint: &'a str,
+    /// Zot serves plain HTTP.
+    pub plain_http: bool,
+    /// (username, password) for `configs.<endpoint>.auth`.
+    pub auth: Option<(&'a str, &'a str)>,
+    /// CA bundle on the node that signed Zot's certificate.
+    pub ca_file: Option<&'a str>,
+    /// Skip TLS verification (only when explicitly configured).
+    pub insecure_skip_verify: bool,
+    /// Upstream registries mirrored (`components.zot.upstreams`).
+    pub upstreams: &'a [String],
+}
+
+/// The regex every mirror rewrites with: the whole repository path.
+pub const REWRITE_FROM: &str = "^(.*)$";
+
+/// The endpoint URL nodes use for Zot.
+pub fn endpoint_url(m: &ZotMirror) -> String {
+    let scheme = if m.plain_http { "http" } else { "https" };
+    format!("{scheme}://{}", m.endpoint)
+}
+
+/// A YAML double-quoted scalar. JSON string syntax is a subset of it, so serde_json's escaping
+/// is exact; quoting every value keeps YAML 1.1 parsers (K3s uses Go's yaml) from reading
+/// `host:port` keys or `^(.*)$` as anything but strings.
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Render the file. Errors name what is wrong (an endpoint with a scheme, a bad upstream).
+pub fn render(m: &ZotMirror) -> anyhow::Result<String> {
+    if m.endpoint.is_empty() || m.endpoint.contains("://") || m.endpoint.contains('/') {
+        anyhow::bail!(
+            "registries.yaml: the Zot endpoint must be `host:port` without scheme or path, got `{}`",
+            m.endpoint
+        );
+    }
+    upstream::validate(m.upstreams)?;
+    let url = endpoint_url(m);
+    let mut out = String::from(
+        "# Managed by foundry: images from these registries are pulled through Zot.\n\
+         # Changes are overwritten on the next `foundry stack install`; K3s reads it at start.\n\
+         mirrors:\n",
+    );
+    let mut ups: Vec<&String> = m.upstreams.iter().collect();
+    ups.sort();
+    for u in ups {
+        out.push_str(&format!(
+            "  {}:\n    endpoint:\n      - {}\n    rewrite:\n      {}: {}\n",
+            q(u),
+            q(&url),
+            q(REWRITE_FROM),
+            q(&format!("{}/$1", upstream::repo_prefix(u)))
+        ));
+    }
+    let tls = m.ca_file.is_some() || m.insecure_skip_verify;
+    if m.auth.is_some() || tls {
+        out.push_str(&format!("configs:\n  {}:\n", q(m.endpoint)));
+        if let Some((user, pw)) = m.auth {
+            out.push_str(&format!(
+                "    auth:\n      username: {}\n      password: {}\n",
+                q(user),
+                q(pw)
+            ));
+        }
+        if tls {
+            out.push_str("    tls:\n");
+            if let Some(ca) = m.ca_file {
+                out.push_str(&format!("      ca_file: {}\n", q(ca)));
+            }
+            if m.insecure_skip_verify {
+                out.push_str("      insecure_skip_verify: true\n");
+            }
+        }
+    }
+    Ok(out)
+}
