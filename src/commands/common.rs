@@ -8,6 +8,8 @@ use crate::config::validate::{self, Severity};
 use crate::config::StackConfig;
 use crate::error::{fail, ExitClass};
 use crate::secrets::resolve::resolve_config;
+use crate::openbao::SecretStore;
+use crate::secrets::openbao::OpenbaoResolver;
 use crate::secrets::resolver::Chain;
 use crate::run::lock::{self, StackLock};
 use crate::run::log::{RunLog, RunLogHandle};
@@ -40,15 +42,40 @@ pub fn load_raw(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
     Ok(load_checked(g)?.config)
 }
 
-/// The resolver chain: environment, ~/.foundryvars, then OpenBao.
-pub fn chain() -> Chain {
-    Chain::standard()
+/// The resolver chain: environment, ~/.foundryvars, then the stack's OpenBao when it exists
+/// (an `openbao` host or `components.openbao.address`, and a stored token).
+pub async fn chain_for(stack: Option<&StackConfig>, instance: &str) -> anyhow::Result<Chain> {
+    let mut chain = Chain::standard();
+    if let Some(stack) = stack {
+        if let Some(r) = OpenbaoResolver::for_stack(stack, instance, RunLog::disabled()).await? {
+            chain.push(Box::new(r));
+        }
+    }
+    Ok(chain)
+}
+
+/// The chain for commands that may run without a stack file (secret get/set).
+pub async fn chain(g: &GlobalOpts) -> anyhow::Result<Chain> {
+    let stack = load::load(&g.config_path()).ok().map(|l| l.config);
+    chain_for(stack.as_ref(), &g.instance).await
+}
+
+/// The stack's OpenBao secret store, when the stack has one and a token is stored.
+pub async fn openbao_store(g: &GlobalOpts) -> anyhow::Result<Option<SecretStore>> {
+    let Ok(l) = load::load(&g.config_path()) else { return Ok(None) };
+    if crate::openbao::address::api_address(&l.config).is_err()
+        || crate::openbao::creds::token(&g.instance).await?.is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(SecretStore::connect(&l.config, &g.instance, RunLog::disabled()).await?))
 }
 
 /// Load stack.yaml, validate it, and resolve every secret reference through the chain.
 pub async fn load_resolved(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
     let loaded = load_checked(g)?;
-    resolve_config(&loaded, &chain(), &g.instance).await
+    let chain = chain_for(Some(&loaded.config), &g.instance).await?;
+    resolve_config(&loaded, &chain, &g.instance).await
 }
 
 pub struct RunSetup {

@@ -45,7 +45,7 @@ fn save_text(path: &Path, text: &str) -> anyhow::Result<()> {
 async fn resolve_secret(g: &GlobalOpts, value: &str, field: &str) -> anyhow::Result<String> {
     let refs = crate::secrets::reference::find_refs(value)
         .map_err(|e| fail(ExitClass::Config, format!("{field}: {e}")))?;
-    let chain = super::common::chain();
+    let chain = super::common::chain(g).await?;
     let mut out = value.to_string();
     for r in refs.iter().rev() {
         let v = chain

@@ -4,7 +4,7 @@
 use crate::cli::{GlobalOpts, OutputFormat, SecretCmd};
 use crate::error::{fail, ExitClass};
 use crate::secrets::env::{set_vars, var_name};
-use crate::secrets::{file, redact, Chain, SecretRef};
+use crate::secrets::{file, redact, SecretRef};
 use anyhow::Result;
 use rand::rngs::OsRng;
 use rand::Rng;
@@ -19,15 +19,15 @@ pub async fn run(g: &GlobalOpts, cmd: SecretCmd) -> Result<i32> {
             key,
             value,
             backend,
-        } => set(g, &path, &key, &value, backend.as_deref()),
-        SecretCmd::List { prefix } => list(g, prefix.as_deref()),
+        } => set(g, &path, &key, &value, backend.as_deref()).await,
+        SecretCmd::List { prefix } => list(g, prefix.as_deref()).await,
         SecretCmd::Generate {
             path,
             key,
             length,
             alphabet,
             backend,
-        } => generate(g, &path, &key, length, &alphabet, backend.as_deref()),
+        } => generate(g, &path, &key, length, &alphabet, backend.as_deref()).await,
     }
 }
 
@@ -35,15 +35,11 @@ fn secret_ref(path: &str, key: &str) -> Result<SecretRef> {
     SecretRef::new(path, key).map_err(|e| fail(ExitClass::Usage, e.to_string()))
 }
 
-/// The chain `secret get` reads through.
-fn chain() -> Chain {
-    // TODO(integrator): push the OpenBao resolver here once it exists (after env and file).
-    Chain::standard()
-}
 
 async fn get(g: &GlobalOpts, path: &str, key: &str) -> Result<i32> {
     let r = secret_ref(path, key)?;
-    let v = chain()
+    let v = super::common::chain(g)
+        .await?
         .resolve(&g.instance, &r)
         .await
         .map_err(|e| fail(ExitClass::Config, e.to_string()))?;
@@ -55,25 +51,43 @@ async fn get(g: &GlobalOpts, path: &str, key: &str) -> Result<i32> {
 /// Where a write goes. Only the file backend exists so far.
 enum Backend {
     File,
+    Openbao(crate::openbao::SecretStore),
 }
 
-fn backend(name: Option<&str>) -> Result<Backend> {
+/// `--backend`: explicit, or OpenBao when the stack has one with a stored token, else the file.
+async fn backend(g: &GlobalOpts, name: Option<&str>) -> Result<Backend> {
     match name {
-        // TODO(integrator): default to OpenBao when it is reachable (see cli.rs help text).
-        None | Some("file") => Ok(Backend::File),
-        // TODO(integrator): write through the OpenBao KV backend.
-        Some("openbao") => Err(fail(ExitClass::Usage, "--backend openbao is not yet available; use --backend file (~/.foundryvars)")),
+        None => Ok(match super::common::openbao_store(g).await? {
+            Some(s) => Backend::Openbao(s),
+            None => Backend::File,
+        }),
+        Some("file") => Ok(Backend::File),
+        Some("openbao") => match super::common::openbao_store(g).await? {
+            Some(s) => Ok(Backend::Openbao(s)),
+            None => Err(fail(
+                ExitClass::Config,
+                format!(
+                    "no OpenBao to write to: {} has no openbao host (or components.openbao.address), or no token is stored for instance {} (install it with `foundry component install openbao`)",
+                    g.config_path().display(),
+                    g.instance
+                ),
+            )),
+        },
         Some("env") => Err(fail(ExitClass::Usage, "foundry can't set environment variables; export the variable yourself, or use --backend file")),
         Some(other) => Err(fail(ExitClass::Usage, format!("unknown backend `{other}`; use file or openbao"))),
     }
 }
 
-fn store(g: &GlobalOpts, b: Backend, r: &SecretRef, value: &str) -> Result<String> {
+async fn store(g: &GlobalOpts, b: &Backend, r: &SecretRef, value: &str) -> Result<String> {
     match b {
         Backend::File => {
             file::set(&g.instance, &r.path, &r.key, value)
                 .map_err(|e| fail(ExitClass::General, format!("{e:#}")))?;
             Ok(crate::paths::foundryvars().display().to_string())
+        }
+        Backend::Openbao(s) => {
+            crate::openbao::secret_cmd::set(s, &r.path, &r.key, value).await?;
+            Ok(format!("openbao:secret/{}/{}#{}", g.instance, r.path, r.key))
         }
     }
 }
@@ -122,7 +136,7 @@ fn read_hidden_line() -> Result<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-fn set(
+async fn set(
     g: &GlobalOpts,
     path: &str,
     key: &str,
@@ -130,7 +144,7 @@ fn set(
     backend_name: Option<&str>,
 ) -> Result<i32> {
     let r = secret_ref(path, key)?;
-    let b = backend(backend_name)?;
+    let b = backend(g, backend_name).await?;
     let v = if value == "-" {
         read_value_stdin(&r)?
     } else {
@@ -143,7 +157,7 @@ fn set(
         ));
     }
     redact::register(&v);
-    let place = store(g, b, &r, &v)?;
+    let place = store(g, &b, &r, &v).await?;
     println!("stored {r} (instance {}) in {place}", g.instance);
     shadow_note(g, &r);
     Ok(0)
@@ -174,15 +188,15 @@ struct Entry {
     backend: &'static str,
 }
 
-fn list(g: &GlobalOpts, prefix: Option<&str>) -> Result<i32> {
-    let prefix = prefix.unwrap_or("").trim_end_matches('/');
+async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
+    let prefix = prefix_arg.unwrap_or("").trim_end_matches('/');
     let matches = |p: &str| {
         prefix.is_empty()
             || p == prefix
             || p.starts_with(&format!("{prefix}/"))
             || p.starts_with(prefix)
     };
-    let entries: Vec<Entry> = file::list(&g.instance)?
+    let mut entries: Vec<Entry> = file::list(&g.instance)?
         .into_iter()
         .filter(|(p, _)| matches(p))
         .map(|(path, key)| Entry {
@@ -191,6 +205,13 @@ fn list(g: &GlobalOpts, prefix: Option<&str>) -> Result<i32> {
             backend: "file",
         })
         .collect();
+    if let Some(st) = super::common::openbao_store(g).await? {
+        for e in crate::openbao::secret_cmd::list(&st, prefix_arg).await? {
+            for key in e.keys {
+                entries.push(Entry { path: e.path.clone(), key, backend: "openbao" });
+            }
+        }
+    }
     let env_prefix = if prefix.is_empty() {
         crate::secrets::env::var_prefix(&g.instance)
     } else {
@@ -291,7 +312,7 @@ pub fn generate_value(chars: &[char], length: usize) -> String {
         .collect()
 }
 
-fn generate(
+async fn generate(
     g: &GlobalOpts,
     path: &str,
     key: &str,
@@ -300,12 +321,17 @@ fn generate(
     backend_name: Option<&str>,
 ) -> Result<i32> {
     let r = secret_ref(path, key)?;
-    let b = backend(backend_name)?;
+    let b = backend(g, backend_name).await?;
     if !(1..=4096).contains(&length) {
         return Err(fail(ExitClass::Usage, "--length must be from 1 to 4096"));
     }
     let (chars, name) = alphabet_chars(alphabet)?;
     // Never overwrite silently: a generated secret may already be in use (a password set on a host).
+    if let Backend::Openbao(st) = &b {
+        let place = crate::openbao::secret_cmd::generate(st, &r.path, &r.key, length, alphabet).await?;
+        println!("generated a {length}-character secret and stored it as {r} (instance {}) in {place}", g.instance);
+        return Ok(0);
+    }
     if file::get(&g.instance, &r.path, &r.key)?.is_some() {
         return Err(fail(
             ExitClass::General,
@@ -314,7 +340,7 @@ fn generate(
     }
     let v = generate_value(&chars, length);
     redact::register(&v);
-    let place = store(g, b, &r, &v)?;
+    let place = store(g, &b, &r, &v).await?;
     let bits = (length as f64 * (chars.len() as f64).log2()).floor();
     println!("generated a {length}-character {name} secret (~{bits} bits) and stored it as {r} (instance {}) in {place}", g.instance);
     shadow_note(g, &r);

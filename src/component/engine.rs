@@ -66,7 +66,7 @@ impl HostReport {
     pub fn changes(&self) -> usize {
         self.steps
             .iter()
-            .filter(|s| s.state == "done" || s.state == "pending")
+            .filter(|s| s.mutates && (s.state == "done" || s.state == "pending"))
             .count()
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod env;
 pub mod file;
+pub mod openbao;
 pub mod redact;
 pub mod reference;
 pub mod resolve;
