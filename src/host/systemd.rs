@@ -70,10 +70,11 @@ impl UnitState {
 /// Shell snippet printing `unit.<key>=<value>` lines for a unit (used inside batched probes).
 pub fn probe_script(unit: &str) -> String {
     let u = quote(unit);
+    // One systemctl call; the journal is read only for a failed unit.
     format!(
-        "systemctl show -p LoadState -p ActiveState -p SubState -p UnitFileState -p StateChangeTimestamp {u} 2>/dev/null | sed 's/^/unit./'; \
-         if [ \"$(systemctl show -p ActiveState --value {u} 2>/dev/null)\" = failed ]; then \
-         journalctl -u {u} -n 8 --no-pager -o cat 2>/dev/null | sed 's/^/unit.journal=/'; fi"
+        "st=$(systemctl show -p LoadState -p ActiveState -p SubState -p UnitFileState -p StateChangeTimestamp {u} 2>/dev/null); \
+         printf '%s\\n' \"$st\" | sed 's/^/unit./'; \
+         case \"$st\" in *ActiveState=failed*) journalctl -u {u} -n 8 --no-pager -o cat 2>/dev/null | sed 's/^/unit.journal=/';; esac"
     )
 }
 
