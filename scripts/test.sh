@@ -45,5 +45,6 @@ bash "$BED" prepare
 bash "$BED" image-openbao
 bash "$BED" image-busybox
 
-say "cargo test --all-targets $*"
-cargo test --all-targets "$@"
+say "cargo test --all-targets --no-fail-fast $*"
+# --no-fail-fast: every test binary runs, so one failure does not hide the others
+cargo test --all-targets --no-fail-fast "$@"
