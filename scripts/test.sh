@@ -27,7 +27,7 @@ finish() {
   local rc=$?
   trap - EXIT INT TERM
   if [ -n "$BUILD_PID" ] && kill -0 "$BUILD_PID" 2>/dev/null; then
-    kill -TERM "$BUILD_PID" 2>/dev/null || true
+    kill -TERM -- "-$BUILD_PID" 2>/dev/null || true   # cargo and its rustc children
     wait "$BUILD_PID" 2>/dev/null || true
   fi
   say "tearing down the test bed"
@@ -46,10 +46,11 @@ say "cargo fmt --check"
 cargo fmt --check
 
 # Compiling (CPU) and preparing the bed (mostly download and disk) overlap: on a fresh CI
-# machine that saves minutes.
+# machine that saves minutes. The compile runs in its own process group: a Ctrl-C reaches
+# this script (which stops it in finish), not rustc in the middle of a crate.
 BUILD_LOG=$(mktemp /tmp/foundry-test-build.XXXXXX)
 say "compiling the tests in the background (log: $BUILD_LOG)"
-cargo test --all-targets --no-run "$@" > "$BUILD_LOG" 2>&1 &
+setsid cargo test --all-targets --no-run "$@" > "$BUILD_LOG" 2>&1 < /dev/null &
 BUILD_PID=$!
 
 say "preparing the test bed"
