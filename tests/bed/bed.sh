@@ -318,7 +318,8 @@ cg_launch() {  # NAME PIDFILE LOGFILE CMD...
   die "launch of $name did not start (log: $logf)"
 }
 pid_is() {  # PID PATTERN: true if /proc/PID/cmdline matches (guards against reused PIDs)
-  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"
+  # (stderr first: the process may vanish between the test and the read)
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline" | grep -q -- "$2"
 }
 stop_pid() {  # PID PATTERN TIMEOUT_S
   local pid=$1 i
