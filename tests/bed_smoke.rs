@@ -97,13 +97,29 @@ fn two_hosts_are_separate_machines_on_the_bed_network_only() {
         h.ssh_ok("curl -fsS --max-time 5 http://testbed-registry:5000/v2/");
     }
     a.ssh_ok(&format!("ping -c1 -W2 {}", b.ip));
-    // no way off the bed: the machine forwards IPv4, but a host has no route to use it
-    let out = a.ssh("ping -c1 -W2 192.0.2.1");
+    // no way off the bed: this machine forwards IPv4, and answers on its other addresses,
+    // but a host has no route to any of them
+    let off_bed = machine_address_off_the_bed();
+    let out = a.ssh(&format!("ping -c1 -W2 {off_bed}"));
     assert_ne!(
         out.status.code(),
         Some(0),
-        "a host reached an address off the bed"
+        "a host reached {off_bed}, an address off the bed"
     );
+}
+
+/// One of this machine's own IPv4 addresses outside 10.214.0.0/24 (it always answers pings).
+fn machine_address_off_the_bed() -> String {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .map(|cidr| cidr.split('/').next().unwrap_or_default().to_string())
+        .find(|ip| !ip.starts_with("10.214.0."))
+        .expect("this machine has an IPv4 address besides the bed's")
 }
 
 #[test]

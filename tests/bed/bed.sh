@@ -318,7 +318,8 @@ cg_launch() {  # NAME PIDFILE LOGFILE CMD...
   die "launch of $name did not start (log: $logf)"
 }
 pid_is() {  # PID PATTERN: true if /proc/PID/cmdline matches (guards against reused PIDs)
-  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"
+  # (stderr first: the process may vanish between the test and the read)
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline" | grep -q -- "$2"
 }
 stop_pid() {  # PID PATTERN TIMEOUT_S
   local pid=$1 i
@@ -634,12 +635,14 @@ do_down() {
   timing down "$t0"
 }
 live_leases() {  # "NAME (pid PID)" per host lease whose owner (a test process) still runs
-  local f name pid start now
+  local f name pid start now st
   for f in "$RUN"/leases/*; do
     read -r name pid start < "$f" 2>/dev/null || continue
     [ -r "/proc/$pid/stat" ] || continue
-    # field 22 (start time) tells the owner from a reused PID; fields after ')' start at 3
-    now=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)
+    # fields after ')' start at 3: state (a zombie is dead) and start time (field 22, tells
+    # the owner from a reused PID)
+    read -r st now < <(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1,20) || continue
+    case $st in Z|X|x) continue ;; esac
     [ -z "$start" ] || [ "$now" = "$start" ] || continue
     echo "$name (pid $pid)"
   done

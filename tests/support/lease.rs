@@ -112,12 +112,17 @@ fn owner_alive(pid: Option<&str>, start: Option<&str>) -> bool {
     }
 }
 
-/// Field 22 of /proc/PID/stat (start time in clock ticks since boot).
+/// Field 22 of /proc/PID/stat (start time in clock ticks since boot); None when the process
+/// is gone or a zombie (killed, not yet reaped: it holds nothing any more).
 fn start_time(pid: u32) -> Option<String> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // the command name (field 2) may contain spaces; fields after it follow the last ')'
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19).map(str::to_string)
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.nth(18).map(str::to_string)
 }
 
 /// An exclusive flock, released on drop.
