@@ -17,7 +17,10 @@ fn stack_yaml(hosts: &[&TestHost], page: &str) -> String {
          hosts:\n"
     );
     for h in hosts {
-        s.push_str(&format!("  - {{hostname: {}, address: {}, roles: [cluster-control-plane]}}\n", h.name, h.ip));
+        s.push_str(&format!(
+            "  - {{hostname: {}, address: {}, roles: [cluster-control-plane]}}\n",
+            h.name, h.ip
+        ));
     }
     s.push_str(&format!(
         "components:\n\
@@ -47,7 +50,10 @@ fn newest_log(sb: &Sandbox) -> std::path::PathBuf {
 }
 
 fn http_get(ip: &str, port: u16) -> String {
-    let out = std::process::Command::new("curl").args(["-fsS", "--max-time", "5", &format!("http://{ip}:{port}/")]).output().unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-fsS", "--max-time", "5", &format!("http://{ip}:{port}/")])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -70,7 +76,10 @@ fn converges_then_reruns_with_zero_mutations_then_applies_one_change() {
     for h in &hosts {
         assert_eq!(http_get(&h.ip, 8088), "hello v1\n", "web on {}", h.name);
         assert_eq!(h.ssh_ok("systemctl is-active web.service").trim(), "active");
-        assert_eq!(h.ssh_ok("systemctl is-enabled web.service").trim(), "enabled");
+        assert_eq!(
+            h.ssh_ok("systemctl is-enabled web.service").trim(),
+            "enabled"
+        );
     }
     assert!(!mutating_execs(&newest_log(&sb)).is_empty());
 
@@ -91,23 +100,59 @@ fn converges_then_reruns_with_zero_mutations_then_applies_one_change() {
     let changes: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("  + ")).collect();
     assert_eq!(changes.len(), 6, "plan:\n{}", r.stdout);
     for h in &hosts {
-        assert!(r.stdout.contains(&format!("service/web on {}:", h.name)), "{}", r.stdout);
+        assert!(
+            r.stdout.contains(&format!("service/web on {}:", h.name)),
+            "{}",
+            r.stdout
+        );
     }
-    assert_eq!(changes.iter().filter(|l| l.contains("update /srv/web/index.html")).count(), 3, "{}", r.stdout);
-    assert_eq!(changes.iter().filter(|l| l.contains("restart web.service (config changed)")).count(), 3, "{}", r.stdout);
-    assert!(r.stdout.contains("+hello v2") && r.stdout.contains("-hello v1"), "diff shown:\n{}", r.stdout);
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|l| l.contains("update /srv/web/index.html"))
+            .count(),
+        3,
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|l| l.contains("restart web.service (config changed)"))
+            .count(),
+        3,
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("+hello v2") && r.stdout.contains("-hello v1"),
+        "diff shown:\n{}",
+        r.stdout
+    );
     // host-prep may list what the nspawn hosts cannot do ("! cannot: ..."), but no change.
     let mut section = "";
     for l in r.stdout.lines() {
         if !l.starts_with(' ') && l.ends_with(':') {
             section = l;
         } else if l.starts_with("  + ") {
-            assert!(section.starts_with("service/web on "), "unexpected change in `{section}`: {l}\n{}", r.stdout);
+            assert!(
+                section.starts_with("service/web on "),
+                "unexpected change in `{section}`: {l}\n{}",
+                r.stdout
+            );
         }
     }
-    assert!(mutating_execs(&newest_log(&sb)).is_empty(), "plan must not mutate");
+    assert!(
+        mutating_execs(&newest_log(&sb)).is_empty(),
+        "plan must not mutate"
+    );
     for h in &hosts {
-        assert_eq!(http_get(&h.ip, 8088), "hello v1\n", "plan changed {}", h.name);
+        assert_eq!(
+            http_get(&h.ip, 8088),
+            "hello v1\n",
+            "plan changed {}",
+            h.name
+        );
     }
 
     // ... and install applies only it: one upload + one restart per host.
@@ -146,19 +191,43 @@ fn a_host_lost_mid_run_fails_alone_and_the_next_run_converges() {
     // Wait until host-prep is done everywhere (the component_done event), then cut the victim.
     let t0 = Instant::now();
     loop {
-        let done = sb.run_logs().last().map(|l| std::fs::read_to_string(l).unwrap_or_default().contains("\"event\":\"component_done\"")).unwrap_or(false);
+        let done = sb
+            .run_logs()
+            .last()
+            .map(|l| {
+                std::fs::read_to_string(l)
+                    .unwrap_or_default()
+                    .contains("\"event\":\"component_done\"")
+            })
+            .unwrap_or(false);
         if done {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(120), "host-prep never finished");
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "host-prep never finished"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
     victim.cut_network();
     let r = sb.wait_foundry(child);
-    assert_eq!(r.code, 6, "partial failure exit code; stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains(&format!("service/web on {}", victim.name)), "names host:\n{}", r.stderr);
-    assert!(r.stderr.contains("plan") || r.stderr.contains("step"), "names the step:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 6,
+        "partial failure exit code; stdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("service/web on {}", victim.name)),
+        "names host:\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("plan") || r.stderr.contains("step"),
+        "names the step:\n{}",
+        r.stderr
+    );
     for h in [&hosts[0], &hosts[2]] {
         assert_eq!(http_get(&h.ip, 8088), "lost\n", "{} finished", h.name);
     }

@@ -7,13 +7,13 @@ use crate::config::load::{self, Loaded};
 use crate::config::validate::{self, Severity};
 use crate::config::StackConfig;
 use crate::error::{fail, ExitClass};
-use crate::secrets::resolve::resolve_config;
 use crate::openbao::SecretStore;
-use crate::secrets::openbao::OpenbaoResolver;
-use crate::secrets::resolver::Chain;
 use crate::run::lock::{self, StackLock};
 use crate::run::log::{RunLog, RunLogHandle};
 use crate::run::progress::Progress;
+use crate::secrets::openbao::OpenbaoResolver;
+use crate::secrets::resolve::resolve_config;
+use crate::secrets::resolver::Chain;
 use crate::ssh::{Pool, SshOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,14 +25,21 @@ pub fn load_checked(g: &GlobalOpts) -> anyhow::Result<Loaded> {
     let loaded = load::load_cli(&path)?;
     let findings = validate::validate(&loaded);
     let file = path.display().to_string();
-    let errors: Vec<String> = findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.render(&file)).collect();
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.render(&file))
+        .collect();
     if !g.quiet {
         for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
             eprintln!("{}", f.render(&file));
         }
     }
     if !errors.is_empty() {
-        return Err(fail(ExitClass::Config, format!("{} is not valid:\n{}", file, errors.join("\n"))));
+        return Err(fail(
+            ExitClass::Config,
+            format!("{} is not valid:\n{}", file, errors.join("\n")),
+        ));
     }
     Ok(loaded)
 }
@@ -62,13 +69,17 @@ pub async fn chain(g: &GlobalOpts) -> anyhow::Result<Chain> {
 
 /// The stack's OpenBao secret store, when the stack has one and a token is stored.
 pub async fn openbao_store(g: &GlobalOpts) -> anyhow::Result<Option<SecretStore>> {
-    let Ok(l) = load::load(&g.config_path()) else { return Ok(None) };
+    let Ok(l) = load::load(&g.config_path()) else {
+        return Ok(None);
+    };
     if crate::openbao::address::api_address(&l.config).is_err()
         || crate::openbao::creds::token(&g.instance).await?.is_none()
     {
         return Ok(None);
     }
-    Ok(Some(SecretStore::connect(&l.config, &g.instance, RunLog::disabled()).await?))
+    Ok(Some(
+        SecretStore::connect(&l.config, &g.instance, RunLog::disabled()).await?,
+    ))
 }
 
 /// Load stack.yaml, validate it, and resolve every secret reference through the chain.

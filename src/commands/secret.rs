@@ -35,7 +35,6 @@ fn secret_ref(path: &str, key: &str) -> Result<SecretRef> {
     SecretRef::new(path, key).map_err(|e| fail(ExitClass::Usage, e.to_string()))
 }
 
-
 async fn get(g: &GlobalOpts, path: &str, key: &str) -> Result<i32> {
     let r = secret_ref(path, key)?;
     let v = super::common::chain(g)
@@ -87,7 +86,10 @@ async fn store(g: &GlobalOpts, b: &Backend, r: &SecretRef, value: &str) -> Resul
         }
         Backend::Openbao(s) => {
             crate::openbao::secret_cmd::set(s, &r.path, &r.key, value).await?;
-            Ok(format!("openbao:secret/{}/{}#{}", g.instance, r.path, r.key))
+            Ok(format!(
+                "openbao:secret/{}/{}#{}",
+                g.instance, r.path, r.key
+            ))
         }
     }
 }
@@ -208,7 +210,11 @@ async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
     if let Some(st) = super::common::openbao_store(g).await? {
         for e in crate::openbao::secret_cmd::list(&st, prefix_arg).await? {
             for key in e.keys {
-                entries.push(Entry { path: e.path.clone(), key, backend: "openbao" });
+                entries.push(Entry {
+                    path: e.path.clone(),
+                    key,
+                    backend: "openbao",
+                });
             }
         }
     }
@@ -328,8 +334,12 @@ async fn generate(
     let (chars, name) = alphabet_chars(alphabet)?;
     // Never overwrite silently: a generated secret may already be in use (a password set on a host).
     if let Backend::Openbao(st) = &b {
-        let place = crate::openbao::secret_cmd::generate(st, &r.path, &r.key, length, alphabet).await?;
-        println!("generated a {length}-character secret and stored it as {r} (instance {}) in {place}", g.instance);
+        let place =
+            crate::openbao::secret_cmd::generate(st, &r.path, &r.key, length, alphabet).await?;
+        println!(
+            "generated a {length}-character secret and stored it as {r} (instance {}) in {place}",
+            g.instance
+        );
         return Ok(0);
     }
     if file::get(&g.instance, &r.path, &r.key)?.is_some() {

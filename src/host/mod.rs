@@ -3,4 +3,3 @@
 pub mod container;
 pub mod facts;
 pub mod systemd;
-
