@@ -220,7 +220,10 @@ fn sudo_with_a_password_from_a_secret_reference_never_shows_the_password() {
             ", user: bob, sudo_password: \"${secret:hosts/bob:sudo}\"",
         )],
     );
-    let env_ok = [("FOUNDRY_SECRET_HOSTS_BOB_SUDO", "bob-sudo-pw")];
+    let env_ok = [(
+        "FOUNDRY_SECRET_FOUNDRY_CORE__HOSTS__BOB__SUDO",
+        "bob-sudo-pw",
+    )];
     let r = sb.foundry_env(&["host", "test", "-o", "json", "-v"], &env_ok);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(rows(&r)[0]["facts"]["sudo_ok"], true, "{r}");
@@ -228,7 +231,7 @@ fn sudo_with_a_password_from_a_secret_reference_never_shows_the_password() {
     let wrong = "wrong-bob-pw-7731";
     let r = sb.foundry_env(
         &["host", "test", "-o", "json", "-v"],
-        &[("FOUNDRY_SECRET_HOSTS_BOB_SUDO", wrong)],
+        &[("FOUNDRY_SECRET_FOUNDRY_CORE__HOSTS__BOB__SUDO", wrong)],
     );
     assert_eq!(r.code, 4, "{r}");
     let cause = rows(&r)[0]["error"].as_str().unwrap().to_string();
@@ -237,12 +240,13 @@ fn sudo_with_a_password_from_a_secret_reference_never_shows_the_password() {
         "{cause}"
     );
 
-    // Without the variable: a config error naming the field and the variable.
+    // Without the variable: a config error (exit 3) naming the field and the variable.
     let r = sb.foundry(&["host", "test", "-o", "json"]);
-    assert_eq!(r.code, 4, "{r}");
-    let cause = rows(&r)[0]["error"].as_str().unwrap().to_string();
+    assert_eq!(r.code, 3, "{r}");
+    let cause = r.stderr.clone();
     assert!(
-        cause.contains("hosts[0].sudo_password") && cause.contains("FOUNDRY_SECRET_HOSTS_BOB_SUDO"),
+        cause.contains("hosts[0].sudo_password")
+            && cause.contains("FOUNDRY_SECRET_FOUNDRY_CORE__HOSTS__BOB__SUDO"),
         "{cause}"
     );
 
@@ -312,7 +316,10 @@ fn host_add_bootstrap_password_installs_a_key_that_works_alone() {
             "--bootstrap-password",
             "${secret:hosts/c1:pw}",
         ],
-        &[("FOUNDRY_SECRET_HOSTS_C1_PW", "carol-login-pw")],
+        &[(
+            "FOUNDRY_SECRET_FOUNDRY_CORE__HOSTS__C1__PW",
+            "carol-login-pw",
+        )],
     );
     assert_eq!(r.code, 0, "{r}");
     let key = sb.path(".foundry/keys/c1");

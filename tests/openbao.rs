@@ -950,10 +950,18 @@ fn two_hosts_form_one_raft_cluster() {
             .put("shared", "k", "cluster-value")
             .await
             .unwrap();
-        assert_eq!(
-            via(&b.ip).get("shared", "k").await.unwrap().as_deref(),
-            Some("cluster-value")
-        );
+        // Replication to the other node is asynchronous right after both restarted: allow it
+        // a few seconds, but the value must arrive through the other node.
+        let t0 = Instant::now();
+        let mut seen = None;
+        while t0.elapsed() < Duration::from_secs(15) {
+            seen = via(&b.ip).get("shared", "k").await.unwrap();
+            if seen.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert_eq!(seen.as_deref(), Some("cluster-value"));
     });
 }
 

@@ -82,6 +82,14 @@ pub async fn openbao_store(g: &GlobalOpts) -> anyhow::Result<Option<SecretStore>
     ))
 }
 
+/// Load stack.yaml (schema only, no consistency checks) and resolve its secret references: for
+/// host commands, which must work on a stack that is still being written.
+pub async fn load_resolved_unchecked(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
+    let loaded = load::load_cli(&g.config_path())?;
+    let chain = chain_for(Some(&loaded.config), &g.instance).await?;
+    resolve_config(&loaded, &chain, &g.instance).await
+}
+
 /// Load stack.yaml, validate it, and resolve every secret reference through the chain.
 pub async fn load_resolved(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
     let loaded = load_checked(g)?;

@@ -399,7 +399,7 @@ struct TestRow {
 async fn test(g: &GlobalOpts, names: &[String]) -> anyhow::Result<i32> {
     let path = g.config_path();
     // Validated, with every secret reference (password, sudo_password) resolved.
-    let cfg = super::common::load_resolved(g).await?;
+    let cfg = super::common::load_resolved_unchecked(g).await?;
     for n in names {
         if cfg.host(n).is_none() {
             return Err(unknown_host(n, &cfg, &path));

@@ -54,7 +54,7 @@ struct NodeStatus {
 /// all are unsealed and serving, 7 when one is sealed or not initialised, 4 when one is
 /// unreachable.
 async fn status(g: &GlobalOpts) -> anyhow::Result<i32> {
-    let stack = common::load_resolved(g).await?;
+    let stack = common::load_resolved_unchecked(g).await?;
     let nodes = nodes_or_fail(&stack)?;
     let log = run_log("openbao-status")?;
     let cluster = nodes.len() > 1;
@@ -160,7 +160,7 @@ struct Unsealed {
 /// Unseal every sealed node with the stored keys, or with keys typed on a terminal when none
 /// are stored (`--yes`: fail instead of prompting). Exit 0 when all are unsealed.
 async fn unseal(g: &GlobalOpts) -> anyhow::Result<i32> {
-    let stack = common::load_resolved(g).await?;
+    let stack = common::load_resolved_unchecked(g).await?;
     let nodes = nodes_or_fail(&stack)?;
     let log = run_log("openbao-unseal")?;
     let mut keys: Option<Vec<String>> = creds::load(&g.instance).await?.map(|(c, _)| c.unseal_keys);

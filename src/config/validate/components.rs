@@ -44,10 +44,18 @@ fn check_cluster(ck: &mut Checker<'_>, c: &StackConfig) {
 fn check_roles_coverage(ck: &mut Checker<'_>, c: &StackConfig) {
     let comps = p("components");
     let cp_count = c.hosts_with(Role::ClusterControlPlane).count();
-    if cp_count == 0 {
+    // Without K3s (a stack that only runs OpenBao and Zot so far) there is no cluster yet:
+    // a missing control plane is then a warning, not an error.
+    let cluster_wanted = c.components.k3s.as_ref().is_some_and(|k| k.enabled);
+    if cp_count == 0 && cluster_wanted {
         ck.error(
             &p("hosts"),
             "no host has role cluster-control-plane; the stack needs at least one",
+        );
+    } else if cp_count == 0 {
+        ck.warn(
+            &p("hosts"),
+            "no host has role cluster-control-plane; the stack needs at least one before K3s can be installed",
         );
     } else if cp_count % 2 == 0 {
         ck.warn(
