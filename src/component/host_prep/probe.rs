@@ -69,11 +69,10 @@ pub fn script(ctx_packages: &[String], modules: &[String], sysctls: &[&String]) 
         ));
     }
     s.push_str(&files::probe_script(&[MODULES_FILE, SYSCTL_FILE]));
-    // One systemctl call for all time-sync daemons (each call costs ~20 ms); timedatectl only
-    // when none is active.
+    // One systemctl call for all time-sync daemons (each call costs ~20 ms). No timedatectl:
+    // it starts systemd-timedated over D-Bus on every call (~50 ms), for the same answer.
     s.push_str(
-        "if systemctl is-active chrony chronyd ntp ntpd ntpsec openntpd systemd-timesyncd 2>/dev/null | grep -qx active; then echo time.synced=1; \
-         elif [ \"$(timedatectl show -p NTPSynchronized --value 2>/dev/null)\" = yes ]; then echo time.synced=1; fi\n\
+        "if systemctl is-active chrony chronyd ntp ntpd ntpsec openntpd systemd-timesyncd 2>/dev/null | grep -qx active; then echo time.synced=1; fi\n\
          for u in systemd-timesyncd chrony chronyd; do for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system; do \
          if [ -e \"$d/$u.service\" ]; then echo time.unit=$u; break 2; fi; done; done\n",
     );
