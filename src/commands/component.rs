@@ -82,56 +82,7 @@ async fn status(g: &GlobalOpts, name: &str) -> anyhow::Result<i32> {
     let setup = common::setup(g, "component-status", false).await?;
     let eng = setup.engine.clone();
     let c = registry::find(&eng.stack, name)?;
-    let mut rows = Vec::new();
-    let mut doc = Vec::new();
-    let mut bad = 0;
-    for (host, r) in eng.status(c.clone()).await {
-        let (installed, version, healthy, msg) = match r {
-            Ok(s) => (Some(s.installed), s.version, s.healthy, s.message),
-            Err(e) => (None, None, false, e),
-        };
-        if !(installed == Some(true) && healthy) {
-            bad += 1;
-        }
-        rows.push(vec![
-            host.clone(),
-            installed
-                .map(|b| if b { "yes" } else { "no" })
-                .unwrap_or("?")
-                .into(),
-            version.clone().unwrap_or_else(|| "-".into()),
-            if healthy { "yes" } else { "no" }.into(),
-            msg.clone(),
-        ]);
-        doc.push(serde_json::json!({"host": host, "installed": installed, "version": version, "healthy": healthy, "message": msg}));
-    }
-    for (what, s) in c.stack_status(&eng.stack, &eng.instance).await {
-        if !s.healthy {
-            bad += 1;
-        }
-        rows.push(vec![
-            what.clone(),
-            if s.installed { "yes" } else { "no" }.into(),
-            s.version.clone().unwrap_or_else(|| "-".into()),
-            if s.healthy { "yes" } else { "no" }.into(),
-            s.message.clone(),
-        ]);
-        doc.push(serde_json::json!({"host": what, "installed": s.installed, "version": s.version, "healthy": s.healthy, "message": s.message}));
-    }
-    eng.pool.close_all().await;
-    output::render(
-        g.output,
-        &["HOST", "INSTALLED", "VERSION", "HEALTHY", "MESSAGE"],
-        rows,
-        &doc,
-    )?;
-    if bad > 0 {
-        return Err(fail(
-            ExitClass::Unhealthy,
-            format!("{name}: {bad} host(s) not installed or unhealthy"),
-        ));
-    }
-    Ok(0)
+    stack::report_status(g, &eng, vec![c], &format!("{name} host(s)")).await
 }
 
 /// Install (converge) or uninstall one component. Its dependencies are not installed

@@ -226,7 +226,7 @@ async fn bootstrap_password(g: &GlobalOpts, value: &str) -> anyhow::Result<Strin
                 "--bootstrap-password needs a value: standard input is not a terminal to prompt on",
             ));
         }
-        prompt_hidden("bootstrap password: ")?
+        super::prompt::read_hidden("bootstrap password: ")?
     } else {
         resolve_secret(g, value, "--bootstrap-password").await?
     };
@@ -235,30 +235,6 @@ async fn bootstrap_password(g: &GlobalOpts, value: &str) -> anyhow::Result<Strin
     }
     redact::register(&pw);
     Ok(pw)
-}
-
-/// Read a line from the terminal without echoing it.
-fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
-    use std::io::{BufRead, Write};
-    eprint!("{prompt}");
-    std::io::stderr().flush().ok();
-    // SAFETY: plain termios calls on fd 0, which isatty() said is a terminal; the old settings
-    // are restored before returning.
-    let mut old: libc::termios = unsafe { std::mem::zeroed() };
-    let have_tty = unsafe { libc::tcgetattr(0, &mut old) } == 0;
-    if have_tty {
-        let mut quiet = old;
-        quiet.c_lflag &= !libc::ECHO;
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
-    }
-    let mut line = String::new();
-    let r = std::io::stdin().lock().read_line(&mut line);
-    if have_tty {
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &old) };
-    }
-    eprintln!();
-    r.context("reading the password")?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// Log in with the password, install a new foundry key, prove the key works. Returns the key

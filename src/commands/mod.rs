@@ -5,6 +5,7 @@ pub mod component;
 pub mod config;
 pub mod host;
 pub mod openbao;
+pub mod prompt;
 pub mod secret;
 pub mod stack;
 pub mod validate;

@@ -251,7 +251,7 @@ fn prompt_keys(
     );
     let mut v = Vec::new();
     for i in 1..=need {
-        let k = read_hidden(&format!("unseal key {i}/{need}: "))?;
+        let k = super::prompt::read_hidden(&format!("unseal key {i}/{need}: "))?;
         let k = k.trim().to_string();
         if k.is_empty() {
             return Err(fail(ExitClass::Usage, "empty unseal key"));
@@ -260,31 +260,4 @@ fn prompt_keys(
         v.push(k);
     }
     Ok(v)
-}
-
-/// Read one line from the terminal with echo off (restored afterwards, also on error).
-fn read_hidden(prompt: &str) -> anyhow::Result<String> {
-    use std::io::{BufRead, Write};
-    use std::os::fd::AsRawFd;
-    eprint!("{prompt}");
-    std::io::stderr().flush().ok();
-    let fd = std::io::stdin().as_raw_fd();
-    // SAFETY: termios is plain data; tcgetattr fills it for a valid fd (checked by its result).
-    let mut old: libc::termios = unsafe { std::mem::zeroed() };
-    let have_tty = unsafe { libc::tcgetattr(fd, &mut old) } == 0;
-    if have_tty {
-        let mut quiet = old;
-        quiet.c_lflag &= !libc::ECHO;
-        quiet.c_lflag |= libc::ECHONL;
-        // SAFETY: fd is a terminal (tcgetattr succeeded); `quiet` is a valid termios.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
-    }
-    let mut line = String::new();
-    let r = std::io::stdin().lock().read_line(&mut line);
-    if have_tty {
-        // SAFETY: restores the settings read above on the same fd.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &old) };
-    }
-    r?;
-    Ok(line)
 }

@@ -99,10 +99,7 @@ async fn store(g: &GlobalOpts, b: &Backend, r: &SecretRef, value: &str) -> Resul
 fn read_value_stdin(r: &SecretRef) -> Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("Value for {r} (input hidden): ");
-        let v = read_hidden_line()?;
-        eprintln!();
-        return Ok(v);
+        return super::prompt::read_hidden(&format!("Value for {r} (input hidden): "));
     }
     let mut s = String::new();
     stdin.lock().read_to_string(&mut s)?;
@@ -112,30 +109,6 @@ fn read_value_stdin(r: &SecretRef) -> Result<String> {
         .unwrap_or(&s)
         .to_string();
     Ok(s)
-}
-
-/// One line from the terminal with echo off (restored even on error).
-fn read_hidden_line() -> Result<String> {
-    use std::os::fd::AsRawFd;
-    let fd = std::io::stdin().as_raw_fd();
-    // SAFETY: termios is plain data; tcgetattr fills it for a valid fd and we check the result.
-    let mut old: libc::termios = unsafe { std::mem::zeroed() };
-    let have_tty = unsafe { libc::tcgetattr(fd, &mut old) } == 0;
-    if have_tty {
-        let mut t = old;
-        t.c_lflag &= !libc::ECHO;
-        t.c_lflag |= libc::ECHONL;
-        // SAFETY: fd is stdin, t a copy of its current settings.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
-    }
-    let mut line = String::new();
-    let res = std::io::stdin().read_line(&mut line);
-    if have_tty {
-        // SAFETY: restores the settings read above.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &old) };
-    }
-    res?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 async fn set(

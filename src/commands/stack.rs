@@ -3,7 +3,7 @@
 use super::common;
 use crate::cli::{GlobalOpts, OutputFormat, StackCmd};
 use crate::component::engine::{ComponentReport, Mode};
-use crate::component::{registry, targets};
+use crate::component::{registry, targets, HostStatus};
 use crate::error::{fail, ExitClass};
 use crate::output;
 use std::time::Instant;
@@ -327,53 +327,51 @@ pub async fn status(g: &GlobalOpts) -> anyhow::Result<i32> {
     let setup = common::setup(g, "stack-status", false).await?;
     let eng = setup.engine.clone();
     let comps = registry::enabled_ordered(&eng.stack)?;
+    report_status(g, &eng, comps, "component/host pair(s)").await
+}
+
+/// Status of components on their hosts plus their stack-level rows, one table (or JSON/YAML
+/// list); exit 7 when anything is not installed or unhealthy. Status only reads, so all
+/// components are asked at once.
+pub async fn report_status(
+    g: &GlobalOpts,
+    eng: &std::sync::Arc<crate::component::engine::Engine>,
+    comps: Vec<std::sync::Arc<dyn crate::component::Component>>,
+    what: &str,
+) -> anyhow::Result<i32> {
+    let per_component = futures::future::join_all(comps.iter().map(|c| async {
+        let hosts = eng.status(c.clone()).await;
+        let stack_rows = c.stack_status(&eng.stack, &eng.instance).await;
+        (c.name().to_string(), hosts, stack_rows)
+    }))
+    .await;
     let mut rows = Vec::new();
     let mut doc = Vec::new();
     let mut bad = 0;
-    for c in comps {
-        for (host, r) in eng.status(c.clone()).await {
-            match r {
-                Ok(s) => {
-                    if !(s.installed && s.healthy) {
-                        bad += 1;
-                    }
-                    rows.push(vec![
-                        c.name().to_string(),
-                        host.clone(),
-                        yes_no(s.installed),
-                        s.version.clone().unwrap_or_else(|| "-".into()),
-                        yes_no(s.healthy),
-                        s.message.clone(),
-                    ]);
-                    doc.push(serde_json::json!({"component": c.name(), "host": host, "installed": s.installed, "version": s.version, "healthy": s.healthy, "message": s.message}));
-                }
-                Err(e) => {
-                    bad += 1;
-                    rows.push(vec![
-                        c.name().to_string(),
-                        host.clone(),
-                        "?".into(),
-                        "-".into(),
-                        "no".into(),
-                        e.clone(),
-                    ]);
-                    doc.push(serde_json::json!({"component": c.name(), "host": host, "installed": null, "healthy": false, "message": e}));
-                }
-            }
+    let mut push = |comp: &str, host: &str, s: Result<HostStatus, String>, needs_install: bool| {
+        let (installed, version, healthy, message) = match s {
+            Ok(s) => (Some(s.installed), s.version, s.healthy, s.message),
+            Err(e) => (None, None, false, e),
+        };
+        if !healthy || (needs_install && installed != Some(true)) {
+            bad += 1;
         }
-        for (what, s) in c.stack_status(&eng.stack, &eng.instance).await {
-            if !s.healthy {
-                bad += 1;
-            }
-            rows.push(vec![
-                c.name().to_string(),
-                what.clone(),
-                yes_no(s.installed),
-                s.version.clone().unwrap_or_else(|| "-".into()),
-                yes_no(s.healthy),
-                s.message.clone(),
-            ]);
-            doc.push(serde_json::json!({"component": c.name(), "host": what, "installed": s.installed, "version": s.version, "healthy": s.healthy, "message": s.message}));
+        rows.push(vec![
+            comp.to_string(),
+            host.to_string(),
+            installed.map(yes_no).unwrap_or_else(|| "?".into()),
+            version.clone().unwrap_or_else(|| "-".into()),
+            yes_no(healthy),
+            message.clone(),
+        ]);
+        doc.push(serde_json::json!({"component": comp, "host": host, "installed": installed, "version": version, "healthy": healthy, "message": message}));
+    };
+    for (comp, hosts, stack_rows) in per_component {
+        for (host, r) in hosts {
+            push(&comp, &host, r, true);
+        }
+        for (label, s) in stack_rows {
+            push(&comp, &label, Ok(s), false);
         }
     }
     eng.pool.close_all().await;
@@ -393,7 +391,7 @@ pub async fn status(g: &GlobalOpts) -> anyhow::Result<i32> {
     if bad > 0 {
         return Err(fail(
             ExitClass::Unhealthy,
-            format!("{bad} component/host pair(s) not installed or unhealthy"),
+            format!("{bad} {what} not installed or unhealthy"),
         ));
     }
     Ok(0)
