@@ -240,3 +240,60 @@ fn a_host_lost_mid_run_fails_alone_and_the_next_run_converges() {
     r.ok();
     assert!(mutating_execs(&newest_log(&sb)).is_empty());
 }
+
+/// Two runs on one stack cannot interleave (the second exits 8 naming the lock), and Ctrl-C
+/// lets the running work finish, starts no new step, and exits 130; a re-run then converges.
+#[test]
+fn a_second_run_is_locked_out_and_ctrl_c_starts_no_new_step() {
+    let b = bed();
+    let _ = b.busybox_image();
+    let h = b.host("int");
+    let sb = Sandbox::new();
+    sb.trust(&h);
+    let cfg = sb.write("stack.yaml", &stack_yaml(&[&h], "interrupted"));
+    let cfg = cfg.to_str().unwrap().to_string();
+    // Slow the web service's state probe, so the run is busy there when the signal comes.
+    h.ssh_ok(
+        "mv /usr/bin/podman /usr/bin/podman.real && printf '#!/bin/sh\\n[ \"$1 $2\" = \"image exists\" ] && sleep 6\\nexec /usr/bin/podman.real \"$@\"\\n' > /usr/bin/podman && chmod 755 /usr/bin/podman",
+    );
+    let child = sb.spawn_foundry(&["--config", &cfg, "stack", "install"]);
+    let t0 = Instant::now();
+    while !sb
+        .run_logs()
+        .last()
+        .map(|l| {
+            std::fs::read_to_string(l)
+                .unwrap_or_default()
+                .contains("\"event\":\"component_done\"")
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "host-prep never finished"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let second = sb.foundry(&["--config", &cfg, "stack", "install"]);
+    assert_eq!(second.code, 8, "{second}");
+    assert!(
+        second.stderr.contains("another foundry run holds the lock"),
+        "{second}"
+    );
+
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.pid() as i32, libc::SIGINT) }, 0);
+    let r = sb.wait_foundry(child);
+    assert_eq!(r.code, 130, "{r}");
+    assert!(r.stderr.contains("interrupted"), "{r}");
+    // The probe that was running finished; the steps after it were never started.
+    assert!(
+        !h.ssh("systemctl cat web.service").status.success(),
+        "web.service was installed after Ctrl-C"
+    );
+    assert!(!h.ssh("test -e /srv/web/index.html").status.success());
+
+    sb.foundry(&["--config", &cfg, "stack", "install"]).ok();
+    assert_eq!(http_get(&h.ip, 8088), "interrupted\n");
+}

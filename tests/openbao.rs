@@ -1065,3 +1065,61 @@ async fn unseal_prompts_for_keys_on_a_terminal() {
         .unwrap();
     assert!(!st.sealed);
 }
+
+/// A `${secret:...}` in stack.yaml resolves from OpenBao (stored there with `foundry secret set`,
+/// whose default backend is OpenBao once it runs) when a later component renders a file with
+/// it: the file on the host holds the value; no output and no run log does.
+#[test]
+fn a_reference_resolves_from_openbao_in_a_later_component_and_is_never_shown() {
+    let h = bed().host("ref");
+    bed().busybox_image();
+    let sb = Sandbox::new();
+    sb.trust(&h);
+    sb.write(".foundry/stack.yaml", &bed_stack(&h, ""));
+    sb.foundry_env(&["component", "install", "openbao"], FILE_KEYRING)
+        .ok();
+
+    let value = "db-pw-7Qx9Lm2Zr4Tt";
+    let set = sb.foundry_env(
+        &["secret", "set", "app/db", "password", value],
+        FILE_KEYRING,
+    );
+    set.ok();
+    assert!(
+        set.stdout.contains("openbao:secret/foundry-core/app/db"),
+        "{set}"
+    );
+    assert!(!std::fs::read_to_string(sb.path(".foundryvars"))
+        .unwrap_or_default()
+        .contains(value));
+
+    let with_service = bed_stack(&h, "")
+        + "  services:\n\
+           \x20   - name: app\n\
+           \x20     image: library/busybox:stable\n\
+           \x20     role: openbao\n\
+           \x20     args: [sleep, \"100000\"]\n\
+           \x20     files: {/etc/app/db.conf: \"password=${secret:app/db:password}\\n\"}\n";
+    sb.write(".foundry/stack.yaml", &with_service);
+    let plan = sb.foundry_env(&["stack", "plan"], FILE_KEYRING);
+    plan.ok();
+    assert!(
+        plan.stdout.contains("+password=***"),
+        "the diff is shown, masked:\n{plan}"
+    );
+    let install = sb.foundry_env(&["stack", "install"], FILE_KEYRING);
+    install.ok();
+    assert_eq!(
+        h.ssh_ok("cat /etc/app/db.conf"),
+        format!("password={value}\n")
+    );
+
+    let mut seen = format!("{plan}{install}");
+    for l in sb.run_logs() {
+        seen.push_str(&std::fs::read_to_string(l).unwrap());
+    }
+    assert!(
+        !seen.contains(value),
+        "the resolved value leaked into output or a run log"
+    );
+}

@@ -290,8 +290,9 @@ impl Engine {
         let mut reports: Vec<StepReport> = steps
             .iter()
             .map(|s| StepReport {
-                description: s.description.clone(),
-                diff: s.diff.clone(),
+                // Rendered files may hold resolved secrets: what is shown is always scrubbed.
+                description: scrub(&s.description),
+                diff: s.diff.as_deref().map(scrub),
                 mutates: s.mutates(),
                 state: if matches!(s.action, Action::Cannot { .. }) {
                     "cannot"
