@@ -449,3 +449,55 @@ fn host_add_list_remove_edit_stack_yaml() {
         "{r}"
     );
 }
+
+/// `stack validate --check-hosts`: a valid file plus a connection to every host; a host that is
+/// down makes the run fail (exit 4) naming it, and `-o json` stays one document.
+#[test]
+fn validate_check_hosts_connects_to_every_host() {
+    let up = bed().host("vc");
+    let down = bed().host("vc");
+    let sb = Sandbox::new();
+    sb.trust(&up);
+    sb.trust(&down);
+    let cfg = |hosts: &[&TestHost]| {
+        let mut y = String::from(
+            "cluster: {name: vc, domain: vc.test, vip: 10.214.0.250}\nnetwork: {cidr: 10.214.0.0/24}\nssh: {connect_timeout: 3}\nhosts:\n",
+        );
+        for h in hosts {
+            y.push_str(&format!(
+                "  - {{hostname: {}, address: {}, roles: [cluster-control-plane]}}\n",
+                h.name, h.ip
+            ));
+        }
+        y
+    };
+    sb.write(".foundry/stack.yaml", &cfg(&[&up]));
+    let r = sb.foundry(&["stack", "validate", "--check-hosts"]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!("host {}: ok: Debian", up.name)),
+        "{r}"
+    );
+
+    sb.write(".foundry/stack.yaml", &cfg(&[&up, &down]));
+    down.stop();
+    let r = sb.foundry(&["stack", "validate", "--check-hosts", "-o", "json"]);
+    assert_eq!(r.code, 4, "{r}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("one JSON document ({e}): {r}"));
+    assert_eq!(doc["valid"], false, "{r}");
+    let hosts = doc["hosts"].as_array().unwrap();
+    let bad = hosts
+        .iter()
+        .find(|h| h["host"] == down.name.as_str())
+        .unwrap();
+    assert_eq!(bad["ok"], false);
+    assert!(bad["message"].as_str().unwrap().contains(&down.ip), "{r}");
+    assert_eq!(
+        hosts
+            .iter()
+            .find(|h| h["host"] == up.name.as_str())
+            .unwrap()["ok"],
+        true
+    );
+}

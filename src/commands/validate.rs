@@ -15,6 +15,9 @@ struct Report<'a> {
     errors: usize,
     warnings: usize,
     findings: &'a [Finding],
+    /// `--check-hosts`: one entry per host (`host`, `ok`, `message`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hosts: Option<Vec<serde_json::Value>>,
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -43,12 +46,24 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
     };
     let errors = count(&findings, Severity::Error);
     let warnings = count(&findings, Severity::Warning);
+    // Hosts are checked only for a valid file; in JSON/YAML their results join the one report.
+    let hosts = if check_hosts && errors == 0 {
+        Some(check_hosts_reachable(g).await?)
+    } else {
+        None
+    };
+    let failed_hosts = hosts.as_ref().map_or(0, |h| {
+        h.iter()
+            .filter(|r| r["ok"] != serde_json::Value::Bool(true))
+            .count()
+    });
     let report = Report {
         file: file.clone(),
-        valid: errors == 0,
+        valid: errors == 0 && failed_hosts == 0,
         errors,
         warnings,
         findings: &findings,
+        hosts,
     };
     match g.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -79,15 +94,20 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
     if errors > 0 {
         return Ok(ExitClass::Config.code());
     }
-    if check_hosts {
-        return check_hosts_reachable(g).await;
+    if failed_hosts > 0 {
+        return Err(fail(
+            ExitClass::Connection,
+            format!(
+                "{failed_hosts} host(s) could not be reached or cannot run privileged commands"
+            ),
+        ));
     }
     Ok(0)
 }
 
 /// `--check-hosts`: connect to every host (in parallel, `ssh.parallel` at a time), gather facts,
 /// and check that privileged commands work. One line per host; exit 4 if any host fails.
-async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<i32> {
+async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<Vec<serde_json::Value>> {
     let setup = super::common::setup(g, "stack-validate", false).await?;
     let eng = setup.engine.clone();
     let mut tasks = Vec::new();
@@ -108,33 +128,20 @@ async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<i32> {
             (h.hostname, r)
         }));
     }
-    let mut failed = 0;
     let mut rows = Vec::new();
     for t in tasks {
         let (host, r) = t.await?;
-        match &r {
-            Ok(m) => rows.push(serde_json::json!({"host": host, "ok": true, "message": m})),
-            Err(e) => {
-                failed += 1;
-                rows.push(serde_json::json!({"host": host, "ok": false, "message": e}))
-            }
-        }
         if g.output == OutputFormat::Table {
-            match r {
+            match &r {
                 Ok(m) => println!("host {host}: ok: {m}"),
                 Err(e) => println!("host {host}: FAILED: {e}"),
             }
         }
+        rows.push(match r {
+            Ok(m) => serde_json::json!({"host": host, "ok": true, "message": m}),
+            Err(e) => serde_json::json!({"host": host, "ok": false, "message": e}),
+        });
     }
     eng.pool.close_all().await;
-    if g.output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    }
-    if failed > 0 {
-        return Err(fail(
-            ExitClass::Connection,
-            format!("{failed} host(s) could not be reached or cannot run privileged commands"),
-        ));
-    }
-    Ok(0)
+    Ok(rows)
 }
