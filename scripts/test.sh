@@ -22,13 +22,14 @@ command -v cargo >/dev/null 2>&1 \
 cargo fmt --version >/dev/null 2>&1 \
   || { say "rustfmt missing: rustup component add rustfmt"; exit 1; }
 
-BUILD_PID=
+BUILD_PID= BUILD_LOG=
 finish() {
   local rc=$?
   trap - EXIT INT TERM
   if [ -n "$BUILD_PID" ] && kill -0 "$BUILD_PID" 2>/dev/null; then
     kill -TERM -- "-$BUILD_PID" 2>/dev/null || true   # cargo and its rustc children
     wait "$BUILD_PID" 2>/dev/null || true
+    rm -f "$BUILD_LOG"
   fi
   say "tearing down the test bed"
   if ! bash "$BED" down; then
