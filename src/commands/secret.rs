@@ -176,12 +176,7 @@ struct Entry {
 
 fn list(g: &GlobalOpts, prefix: Option<&str>) -> Result<i32> {
     let prefix = prefix.unwrap_or("").trim_end_matches('/');
-    let matches = |p: &str| {
-        prefix.is_empty()
-            || p == prefix
-            || p.starts_with(&format!("{prefix}/"))
-            || p.starts_with(prefix)
-    };
+    let matches = |p: &str| p.starts_with(prefix);
     let entries: Vec<Entry> = file::list(&g.instance)?
         .into_iter()
         .filter(|(p, _)| matches(p))
