@@ -287,9 +287,15 @@ fn set(g: &GlobalOpts, path: &str, value: &str) -> Result<i32> {
         return Ok(0);
     }
     let loaded = load_str(&file, &new).map_err(|e| {
+        // Say whether this change broke it, or the file was broken already.
+        let before = if load_str(&file, &source).is_ok() {
+            "would no longer load"
+        } else {
+            "does not load (before and after this change)"
+        };
         fail(
             ExitClass::Config,
-            format!("refusing to set {path}: the file would no longer load: {e}"),
+            format!("refusing to set {path}: the file {before}: {e}"),
         )
     })?;
     let mode = std::fs::metadata(&file)

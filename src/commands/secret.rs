@@ -165,12 +165,7 @@ struct Entry {
 
 async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
     let prefix = prefix_arg.unwrap_or("").trim_end_matches('/');
-    let matches = |p: &str| {
-        prefix.is_empty()
-            || p == prefix
-            || p.starts_with(&format!("{prefix}/"))
-            || p.starts_with(prefix)
-    };
+    let matches = |p: &str| p.starts_with(prefix);
     let mut entries: Vec<Entry> = file::list(&g.instance)?
         .into_iter()
         .filter(|(p, _)| matches(p))

@@ -53,22 +53,29 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
-    Schema {
-        file: PathBuf,
-        line: Option<usize>,
-        column: Option<usize>,
-        path: FieldPath,
-        kind: SchemaKind,
-        message: String,
-        hint: String,
-    },
+    Schema(Box<SchemaError>),
+}
+
+/// The stack file parsed but does not fit the schema (boxed: it is the large variant).
+#[derive(Debug, Clone)]
+pub struct SchemaError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The failing field; for an unknown field, including the unknown key.
+    pub path: FieldPath,
+    pub kind: SchemaKind,
+    pub message: String,
+    /// `; did you mean ...? (valid ...: ...)` or empty.
+    pub hint: String,
 }
 
 impl ConfigError {
     pub fn file(&self) -> &Path {
         match self {
             ConfigError::Missing { path } | ConfigError::Read { path, .. } => path,
-            ConfigError::Syntax { file, .. } | ConfigError::Schema { file, .. } => file,
+            ConfigError::Syntax { file, .. } => file,
+            ConfigError::Schema(e) => &e.file,
         }
     }
 
@@ -89,14 +96,12 @@ impl ConfigError {
                 Some(*column),
                 format!("YAML syntax error: {message}"),
             ),
-            ConfigError::Schema {
-                line,
-                column,
-                path,
-                message,
-                hint,
-                ..
-            } => (path.to_string(), *line, *column, format!("{message}{hint}")),
+            ConfigError::Schema(e) => (
+                e.path.to_string(),
+                e.line,
+                e.column,
+                format!("{}{}", e.message, e.hint),
+            ),
         }
     }
 
@@ -134,15 +139,16 @@ impl fmt::Display for ConfigError {
                 "{}:{line}:{column}: YAML syntax error: {message}",
                 file.display()
             ),
-            ConfigError::Schema {
-                file,
-                line,
-                column,
-                path,
-                kind,
-                message,
-                hint,
-            } => {
+            ConfigError::Schema(e) => {
+                let SchemaError {
+                    file,
+                    line,
+                    column,
+                    path,
+                    kind,
+                    message,
+                    hint,
+                } = &**e;
                 // An unknown field is reported at the mapping that holds it.
                 let at = if *kind == SchemaKind::UnknownField {
                     path.parent()
@@ -191,7 +197,7 @@ pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ConfigError> {
         message: e.message,
     })?;
     if index.root().is_none() {
-        return Err(ConfigError::Schema {
+        return Err(ConfigError::Schema(Box::new(SchemaError {
             file,
             line: None,
             column: None,
@@ -199,7 +205,7 @@ pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ConfigError> {
             kind: SchemaKind::Other,
             message: "the file is empty".into(),
             hint: "; it needs at least `cluster` and `hosts` (see stack.example.yaml)".into(),
-        });
+        })));
     }
     let de = serde_yaml::Deserializer::from_str(source);
     match serde_path_to_error::deserialize::<_, StackConfig>(de) {
@@ -231,7 +237,7 @@ fn schema_error(
         (None, Some(l)) => (Some(l.line()), Some(l.column())),
         (None, None) => (None, None),
     };
-    ConfigError::Schema {
+    ConfigError::Schema(Box::new(SchemaError {
         file: file.to_path_buf(),
         line,
         column,
@@ -239,7 +245,7 @@ fn schema_error(
         kind,
         message,
         hint,
-    }
+    }))
 }
 
 /// serde_yaml's message without its own `path: ` prefix and ` at line L column C` suffix.

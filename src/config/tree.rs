@@ -174,6 +174,33 @@ impl Builder<'_> {
             .nth(p.col - 1)
     }
 
+    /// The `-` at or before `p` on the same line with only blanks in between, else `p`.
+    fn dash_before(&self, p: Pos) -> Pos {
+        let Some(line) = p.line.checked_sub(1).and_then(|l| self.source_lines.get(l)) else {
+            return p;
+        };
+        let chars: Vec<char> = line.chars().collect();
+        let at = p.col.saturating_sub(1);
+        if chars.get(at) == Some(&'-') {
+            return p;
+        }
+        let mut c = at.min(chars.len());
+        while c > 0 {
+            c -= 1;
+            match chars[c] {
+                '-' => {
+                    return Pos {
+                        line: p.line,
+                        col: c + 1,
+                    }
+                }
+                ' ' | '\t' => continue,
+                _ => break,
+            }
+        }
+        p
+    }
+
     /// Attach a finished node (or a key scalar) to the innermost open collection.
     fn push_node(&mut self, node: Node) {
         match self.stack.last_mut() {
@@ -250,6 +277,9 @@ impl MarkedEventReceiver for Builder<'_> {
             }
             Event::SequenceStart(..) => {
                 let flow = self.char_at(pos) == Some('[');
+                // An indentless list (`key:\n- item`) starts at its first item's content; move
+                // back to the `-` so the list's indentation is right.
+                let pos = if flow { pos } else { self.dash_before(pos) };
                 let node = Node {
                     pos,
                     end: None,
@@ -310,6 +340,22 @@ mod tests {
         assert_eq!(
             m.get("k").unwrap().value.end,
             Some(Pos { line: 5, col: 15 })
+        );
+    }
+
+    #[test]
+    fn indentless_lists_start_at_their_dash() {
+        let root = parse("hosts:\n- hostname: a\n  address: b\n- x\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            root.get("hosts").unwrap().value.pos,
+            Pos { line: 2, col: 1 }
+        );
+        let root = parse("a:\n  b:\n    -   c\n").unwrap().unwrap();
+        assert_eq!(
+            root.get("a").unwrap().value.get("b").unwrap().value.pos,
+            Pos { line: 3, col: 5 }
         );
     }
 

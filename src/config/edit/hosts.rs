@@ -249,6 +249,20 @@ components: {}
     }
 
     #[test]
+    fn indentless_lists_keep_their_style() {
+        let src = "hosts:\n- hostname: a\n  address: b\n- hostname: c\n  address: d\nx: 1\n";
+        let out = append_host(src, "hostname: e\naddress: f\n").unwrap();
+        assert_eq!(
+            out,
+            src.replace("x: 1", "- hostname: e\n  address: f\nx: 1")
+        );
+        assert_eq!(
+            remove_host(src, "a").unwrap(),
+            "hosts:\n- hostname: c\n  address: d\nx: 1\n"
+        );
+    }
+
+    #[test]
     fn remove_takes_only_the_host_lines() {
         let out = remove_host(SRC, "node-1").unwrap();
         assert_eq!(out, SRC.replace("  - hostname: node-1\n    address: 10.0.0.11   # eth0\n    roles:\n      - openbao\n", ""));
