@@ -17,26 +17,21 @@ use foundry::openbao::{creds, secret_cmd, OpenbaoError, SecretStore};
 use foundry::run::log::{RunLog, RunLogHandle};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Process-wide test environment: HOME in a temp dir (foundry's files land there) and the file
 /// credential store (no keyring on a test machine). Set once, before any test touches paths.
 fn env() -> &'static Path {
-    static ONCE: Once = Once::new();
-    static mut HOME: Option<PathBuf> = None;
-    ONCE.call_once(|| {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
         let d = tempfile::tempdir().unwrap().keep();
         std::env::set_var("HOME", &d);
         std::env::remove_var("FOUNDRY_HOME");
         std::env::remove_var("FOUNDRY_OPENBAO_TOKEN");
         std::env::set_var("FOUNDRY_KEYRING", "file");
-        unsafe { HOME = Some(d) };
-    });
-    #[allow(static_mut_refs)]
-    unsafe {
-        HOME.as_deref().unwrap()
-    }
+        d
+    })
 }
 
 /// The real `bao` binary (the test bed's copy of OpenBao 2.7.2).

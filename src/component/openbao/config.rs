@@ -56,7 +56,11 @@ impl ServerConfig {
         s.push_str(&format!("cluster_name = {}\n", hcl_str(&self.cluster_name)));
         s.push_str(&format!("api_addr     = {}\n", hcl_str(&self.api_addr)));
         s.push_str(&format!("cluster_addr = {}\n", hcl_str(&self.cluster_addr)));
-        s.push_str("ui           = true\n\n");
+        s.push_str("ui           = true\n");
+        // Standbys forward every request to the active node instead of answering reads from
+        // their own replica: read-after-write consistency, which foundry relies on (merging
+        // check-and-set writes, reading a migrated key back before deleting the local copy).
+        s.push_str("disable_standby_reads = true\n\n");
         s.push_str("storage \"raft\" {\n");
         s.push_str(&format!("  path    = {}\n", hcl_str(CONTAINER_DATA_DIR)));
         s.push_str(&format!("  node_id = {}\n", hcl_str(&self.node_id)));

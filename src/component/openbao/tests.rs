@@ -100,6 +100,7 @@ fn config_hcl_cluster_golden() {
     let c = config_hcl(&st, 1);
     golden("config-cluster.hcl", &c);
     assert!(c.contains("node_id = \"bao-2\""));
+    assert!(c.contains("disable_standby_reads = true"));
     assert!(c.contains("leader_api_addr = \"http://10.214.0.11:8200\""));
     assert!(!c.contains("leader_api_addr = \"http://[fd00::12]:8200\""));
 }

@@ -3,6 +3,7 @@ cluster_name = "lab"
 api_addr     = "http://[fd00::12]:8200"
 cluster_addr = "https://[fd00::12]:8201"
 ui           = true
+disable_standby_reads = true
 
 storage "raft" {
   path    = "/openbao/file"

@@ -3,6 +3,7 @@ cluster_name = "lab"
 api_addr     = "http://10.214.0.11:8200"
 cluster_addr = "https://10.214.0.11:8201"
 ui           = true
+disable_standby_reads = true
 
 storage "raft" {
   path    = "/openbao/file"
