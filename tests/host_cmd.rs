@@ -501,3 +501,36 @@ fn validate_check_hosts_connects_to_every_host() {
         true
     );
 }
+
+/// `ssh_key` may hold the key itself through a secret reference — how a key stored in OpenBao
+/// (`${secret:ssh-keys/<host>:private}`, written by `host add --bootstrap-password` once
+/// OpenBao runs) is used. Here the environment backend supplies it; no key file exists.
+#[test]
+fn ssh_key_from_a_secret_reference_logs_in_and_is_never_shown() {
+    let h = bed().host("km");
+    let sb = Sandbox::new();
+    sb.trust(&h);
+    std::fs::remove_file(sb.path(".ssh/id_ed25519")).unwrap();
+    let pem = std::fs::read_to_string(&bed().client_key).unwrap();
+    stack(
+        &sb,
+        "connect_timeout: 3",
+        &[host_entry(
+            &h,
+            ", ssh_key: \"${secret:ssh-keys/km:private}\"",
+        )],
+    );
+    let var = "FOUNDRY_SECRET_FOUNDRY_CORE__SSH_KEYS__KM__PRIVATE";
+    let r = sb.foundry_env(&["host", "test", "-o", "json"], &[(var, pem.as_str())]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(row(&rows(&r), &h.name)["status"], "ok", "{r}");
+
+    // Without the secret there is no key at all: a config error naming the field.
+    let r = sb.foundry(&["host", "test"]);
+    assert_eq!(r.code, 3, "{r}");
+    assert!(r.stderr.contains("hosts[0].ssh_key"), "{r}");
+
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let seen = all_logs(&sb) + &r.stdout + &r.stderr;
+    assert!(!seen.contains(&body[..40]), "key material leaked");
+}

@@ -1118,3 +1118,66 @@ fn a_reference_resolves_from_openbao_in_a_later_component_and_is_never_shown() {
         "the resolved value leaked into output or a run log"
     );
 }
+
+/// Once the stack has OpenBao, `host add --bootstrap-password` keeps the generated key there
+/// (`<instance>/ssh-keys/<host>`) instead of a file, points `ssh_key` at it with a reference,
+/// and later runs log in with the key read from OpenBao.
+#[test]
+fn host_add_keeps_the_new_key_in_openbao() {
+    let bao = bed().host("hk");
+    let newcomer = bed().host("hk");
+    let sb = Sandbox::new();
+    sb.trust(&bao);
+    sb.trust(&newcomer);
+    sb.write(".foundry/stack.yaml", &bed_stack(&bao, ""));
+    sb.foundry_env(&["component", "install", "openbao"], FILE_KEYRING)
+        .ok();
+
+    let add = sb.foundry_env(
+        &[
+            "host",
+            "add",
+            "nc",
+            "--address",
+            &newcomer.ip,
+            "--user",
+            "carol",
+            "--roles",
+            "cluster-worker",
+            "--bootstrap-password",
+            "carol-login-pw",
+        ],
+        FILE_KEYRING,
+    );
+    add.ok();
+    assert!(
+        add.stderr
+            .contains("kept in OpenBao foundry-core/ssh-keys/nc"),
+        "{add}"
+    );
+    assert!(
+        !sb.path(".foundry/keys/nc").exists(),
+        "no local key file once OpenBao exists"
+    );
+    let stack = std::fs::read_to_string(sb.path(".foundry/stack.yaml")).unwrap();
+    assert!(stack.contains("${secret:ssh-keys/nc:private}"), "{stack}");
+
+    // A later command logs in with the key from OpenBao (carol has no sudo: the row says so,
+    // after a successful login).
+    let t = sb.foundry_env(&["host", "test", "nc", "-o", "json"], FILE_KEYRING);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&t.stdout).unwrap_or_else(|e| panic!("{e}: {t}"));
+    let err = rows[0]["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        err.contains("sudo") && err.contains("carol"),
+        "logged in, then sudo refused: {t}"
+    );
+    let mut seen = format!("{add}{t}");
+    for l in sb.run_logs() {
+        seen.push_str(&std::fs::read_to_string(l).unwrap());
+    }
+    assert!(
+        !seen.contains("BEGIN OPENSSH PRIVATE KEY"),
+        "the private key leaked"
+    );
+}

@@ -64,6 +64,7 @@ fn target(h: &TestHost, user: &str) -> Target {
         port: 22,
         user: user.into(),
         key_path: Some(bed().client_key.clone()),
+        key_pem: None,
         password: None,
         sudo: if user == "root" {
             SudoMode::None

@@ -13,7 +13,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 pub async fn run(g: &GlobalOpts, cmd: HostCmd) -> anyhow::Result<i32> {
@@ -188,8 +188,7 @@ async fn add(g: &GlobalOpts, a: HostAddArgs) -> anyhow::Result<i32> {
     };
     if let Some(pw) = &a.bootstrap_password {
         let pw = bootstrap_password(g, pw).await?;
-        let key_file = bootstrap(g, &cfg, &host, &pw).await?;
-        host.ssh_key = Some(tilde(&key_file));
+        host.ssh_key = Some(bootstrap(g, &cfg, &host, &pw).await?);
     }
     let source = std::fs::read_to_string(&path)?;
     let edited = crate::config::edit::append_host(&source, &serde_yaml::to_string(&host)?)?;
@@ -237,16 +236,18 @@ async fn bootstrap_password(g: &GlobalOpts, value: &str) -> anyhow::Result<Strin
     Ok(pw)
 }
 
-/// Log in with the password, install a new foundry key, prove the key works. Returns the key
-/// file.
+/// Log in with the password, install a new foundry key, prove the key works. Returns the
+/// value for the host's `ssh_key`: a reference to the key in OpenBao once the stack has one
+/// (`<instance>/ssh-keys/<host>`), else the key file under `~/.foundry/keys/` (0600).
 async fn bootstrap(
     g: &GlobalOpts,
     cfg: &StackConfig,
     host: &HostConfig,
     password: &str,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<String> {
+    let store = super::common::openbao_store(g).await?;
     let key_file = paths::keys_dir().join(&host.hostname);
-    if key_file.exists() {
+    if store.is_none() && key_file.exists() {
         return Err(fail(
             ExitClass::Usage,
             format!("{} already exists: remove it (and the matching authorized_keys line on the host) or use --key", key_file.display()),
@@ -266,19 +267,39 @@ async fn bootstrap(
     let added = keygen::authorize_key(&session, &key.public_openssh).await;
     session.close().await;
     let added = added?;
-    keygen::save_private_key(&key, &key_file)?;
+    let mut key_only = target.clone();
+    key_only.password = None;
+    let (ssh_key, kept_in) = match &store {
+        Some(st) => {
+            let pem = key
+                .key
+                .to_openssh(russh::keys::ssh_key::LineEnding::LF)
+                .context("encoding the private key")?
+                .to_string();
+            redact::register(pem.trim());
+            st.put_ssh_key(&host.hostname, &pem, &key.public_openssh)
+                .await?;
+            key_only.key_pem = Some(pem);
+            key_only.key_path = None;
+            (
+                format!("${{secret:ssh-keys/{}:private}}", host.hostname),
+                format!("OpenBao {}/ssh-keys/{}", g.instance, host.hostname),
+            )
+        }
+        None => {
+            keygen::save_private_key(&key, &key_file)?;
+            key_only.key_path = Some(key_file.clone());
+            (tilde(&key_file), key_file.display().to_string())
+        }
+    };
     eprintln!(
-        "{} the foundry key in {}@{}:~/.ssh/authorized_keys; private key saved to {}",
+        "{} the foundry key in {}@{}:~/.ssh/authorized_keys; private key kept in {kept_in}",
         if added { "installed" } else { "found" },
         target.user,
         host.address,
-        key_file.display()
     );
 
     // Prove it: a fresh connection with the new key and nothing else.
-    let mut key_only = target.clone();
-    key_only.password = None;
-    key_only.key_path = Some(key_file.clone());
     let check = async {
         let s = Session::connect(&key_only, &opts, log.clone()).await?;
         let out = s.exec(&Cmd::read("true").label("key login check")).await;
@@ -291,7 +312,7 @@ async fn bootstrap(
             target.label()
         )
     })?;
-    Ok(key_file)
+    Ok(ssh_key)
 }
 
 // ---------------------------------------------------------------- list / remove

@@ -88,7 +88,20 @@ pub(crate) async fn authenticate(
         local: None,
     };
 
-    if let Some(path) = &t.key_path {
+    if let Some(pem) = &t.key_pem {
+        match parse_key(pem) {
+            Ok(key) => {
+                fail.tried.push("publickey (key from ssh_key's secret)".into());
+                if note(&mut fail, with_key(h, &t.user, key).await.map_err(Err)?) {
+                    return Ok(());
+                }
+            }
+            Err(KeyLoad::Encrypted(_)) => {
+                fail.local = Some("the key in ssh_key is protected by a passphrase: store an unencrypted key in the secret".into())
+            }
+            Err(KeyLoad::Other(e)) => fail.local = Some(format!("cannot use the key in ssh_key: {e}")),
+        }
+    } else if let Some(path) = &t.key_path {
         match load_key(path) {
             Ok(key) => {
                 fail.tried.push(format!("publickey {}", path.display()));
@@ -199,6 +212,11 @@ enum KeyLoad {
 
 fn load_key(path: &Path) -> Result<PrivateKey, KeyLoad> {
     let text = std::fs::read_to_string(path).map_err(|e| KeyLoad::Other(e.to_string()))?;
+    parse_key(&text)
+}
+
+fn parse_key(text: &str) -> Result<PrivateKey, KeyLoad> {
+    let text = text.trim().to_string() + "\n";
     // An OpenSSH-format key says in clear whether it is encrypted and carries its public half.
     if let Ok(k) = PrivateKey::from_openssh(&text) {
         if k.is_encrypted() {

@@ -560,6 +560,7 @@ mod tests {
             port: 22,
             user: "root".into(),
             key_path: None,
+            key_pem: None,
             password: None,
             sudo: super::super::SudoMode::None,
             bastion: None,

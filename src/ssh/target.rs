@@ -37,6 +37,9 @@ pub struct Target {
     pub port: u16,
     pub user: String,
     pub key_path: Option<PathBuf>,
+    /// The private key itself (OpenSSH/PEM text), when `ssh_key` held key material rather than
+    /// a path — typically `${secret:ssh-keys/<host>:private}` resolved from OpenBao.
+    pub key_pem: Option<String>,
     /// Password authentication, already resolved (no `${secret:}` left).
     pub password: Option<String>,
     pub sudo: SudoMode,
@@ -51,10 +54,24 @@ impl std::fmt::Debug for Target {
             .field("port", &self.port)
             .field("user", &self.user)
             .field("key_path", &self.key_path)
+            .field("key_pem", &self.key_pem.as_ref().map(|_| "***"))
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("sudo", &self.sudo)
             .field("bastion", &self.bastion)
             .finish()
+    }
+}
+
+/// `ssh_key` is a file path (`~/` expanded) or, once resolved from a secret reference, the key
+/// itself. Key material is registered for redaction.
+fn key_source(v: Option<&str>) -> (Option<PathBuf>, Option<String>) {
+    match v {
+        Some(k) if k.trim_start().starts_with("-----BEGIN ") => {
+            redact::register(k.trim());
+            (None, Some(k.to_string()))
+        }
+        Some(p) => (Some(paths::expand_tilde(p)), None),
+        None => (None, None),
     }
 }
 
@@ -65,11 +82,7 @@ impl Target {
     /// is root. Password values are registered for redaction here, so no caller can forget.
     pub fn from_host(h: &HostConfig, d: &SshDefaults) -> Target {
         let user = h.user.clone().unwrap_or_else(|| d.user.clone());
-        let key_path = h
-            .ssh_key
-            .as_deref()
-            .or(d.key.as_deref())
-            .map(paths::expand_tilde);
+        let (key_path, key_pem) = key_source(h.ssh_key.as_deref().or(d.key.as_deref()));
         if let Some(p) = &h.password {
             redact::register(p);
         }
@@ -88,6 +101,7 @@ impl Target {
             port: h.port,
             user,
             key_path,
+            key_pem,
             password: h.password.clone(),
             sudo,
             bastion: h.bastion.as_ref().map(|b| Box::new(Target::bastion(b, d))),
@@ -100,11 +114,8 @@ impl Target {
             address: b.address.clone(),
             port: b.port,
             user: b.user.clone().unwrap_or_else(|| d.user.clone()),
-            key_path: b
-                .ssh_key
-                .as_deref()
-                .or(d.key.as_deref())
-                .map(paths::expand_tilde),
+            key_path: key_source(b.ssh_key.as_deref().or(d.key.as_deref())).0,
+            key_pem: key_source(b.ssh_key.as_deref().or(d.key.as_deref())).1,
             password: None,
             sudo: SudoMode::None,
             bastion: None,
