@@ -57,6 +57,35 @@ fn http_get(ip: &str, port: u16) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Make `podman image exists` (the service's state probe) take `secs` seconds on this host, so a
+/// test can act while foundry is in the middle of that host's work.
+fn slow_image_probe(h: &TestHost, secs: u32) {
+    h.ssh_ok(&format!(
+        "mv /usr/bin/podman /usr/bin/podman.real && printf '#!/bin/sh\\n[ \"$1 $2\" = \"image exists\" ] && sleep {secs}\\nexec /usr/bin/podman.real \"$@\"\\n' > /usr/bin/podman && chmod 755 /usr/bin/podman"
+    ));
+}
+
+/// Wait until the newest run log records the first component (host-prep) done on every host.
+fn wait_for_first_component(sb: &Sandbox) {
+    let t0 = Instant::now();
+    while !sb
+        .run_logs()
+        .last()
+        .map(|l| {
+            std::fs::read_to_string(l)
+                .unwrap_or_default()
+                .contains("\"event\":\"component_done\"")
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "host-prep never finished"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn converges_then_reruns_with_zero_mutations_then_applies_one_change() {
     let b = bed();
@@ -183,32 +212,11 @@ fn a_host_lost_mid_run_fails_alone_and_the_next_run_converges() {
     let victim = &hosts[1];
     // Slow down the web service's state probe on the victim only, so the test can cut its
     // network while foundry is in the middle of that host's work.
-    victim.ssh_ok(
-        "mv /usr/bin/podman /usr/bin/podman.real && printf '#!/bin/sh\\n[ \"$1 $2\" = \"image exists\" ] && sleep 8\\nexec /usr/bin/podman.real \"$@\"\\n' > /usr/bin/podman && chmod 755 /usr/bin/podman",
-    );
+    slow_image_probe(victim, 8);
 
     let child = sb.spawn_foundry(&["--config", &cfg, "stack", "install"]);
-    // Wait until host-prep is done everywhere (the component_done event), then cut the victim.
-    let t0 = Instant::now();
-    loop {
-        let done = sb
-            .run_logs()
-            .last()
-            .map(|l| {
-                std::fs::read_to_string(l)
-                    .unwrap_or_default()
-                    .contains("\"event\":\"component_done\"")
-            })
-            .unwrap_or(false);
-        if done {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "host-prep never finished"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Wait until host-prep is done everywhere, then cut the victim.
+    wait_for_first_component(&sb);
     std::thread::sleep(Duration::from_millis(500));
     victim.cut_network();
     let r = sb.wait_foundry(child);
@@ -253,27 +261,9 @@ fn a_second_run_is_locked_out_and_ctrl_c_starts_no_new_step() {
     let cfg = sb.write("stack.yaml", &stack_yaml(&[&h], "interrupted"));
     let cfg = cfg.to_str().unwrap().to_string();
     // Slow the web service's state probe, so the run is busy there when the signal comes.
-    h.ssh_ok(
-        "mv /usr/bin/podman /usr/bin/podman.real && printf '#!/bin/sh\\n[ \"$1 $2\" = \"image exists\" ] && sleep 6\\nexec /usr/bin/podman.real \"$@\"\\n' > /usr/bin/podman && chmod 755 /usr/bin/podman",
-    );
+    slow_image_probe(&h, 6);
     let child = sb.spawn_foundry(&["--config", &cfg, "stack", "install"]);
-    let t0 = Instant::now();
-    while !sb
-        .run_logs()
-        .last()
-        .map(|l| {
-            std::fs::read_to_string(l)
-                .unwrap_or_default()
-                .contains("\"event\":\"component_done\"")
-        })
-        .unwrap_or(false)
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "host-prep never finished"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_first_component(&sb);
 
     let second = sb.foundry(&["--config", &cfg, "stack", "install"]);
     assert_eq!(second.code, 8, "{second}");

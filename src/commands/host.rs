@@ -363,10 +363,9 @@ fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
 fn remove(g: &GlobalOpts, name: &str) -> anyhow::Result<i32> {
     let path = g.config_path();
     let cfg = load_config(&path)?;
-    let Some(i) = cfg.hosts.iter().position(|h| h.hostname == name) else {
+    if cfg.host(name).is_none() {
         return Err(unknown_host(name, &cfg, &path));
-    };
-    let _ = i;
+    }
     let source = std::fs::read_to_string(&path)?;
     save_text(&path, &crate::config::edit::remove_host(&source, name)?)?;
     println!("removed host {name} from {}", path.display());
@@ -402,11 +401,10 @@ async fn test(g: &GlobalOpts, names: &[String]) -> anyhow::Result<i32> {
             return Err(unknown_host(n, &cfg, &path));
         }
     }
-    let selected: Vec<(usize, &HostConfig)> = cfg
+    let selected: Vec<&HostConfig> = cfg
         .hosts
         .iter()
-        .enumerate()
-        .filter(|(_, h)| names.is_empty() || names.contains(&h.hostname))
+        .filter(|h| names.is_empty() || names.contains(&h.hostname))
         .collect();
     if selected.is_empty() {
         return Err(fail(
@@ -417,13 +415,12 @@ async fn test(g: &GlobalOpts, names: &[String]) -> anyhow::Result<i32> {
     let log = run_log("host-test");
     let pool = Pool::new(options(g, &cfg), log, cfg.ssh.parallel);
     let parallel = cfg.ssh.parallel.max(1);
-    let rows: Vec<TestRow> = futures::stream::iter(selected.into_iter().map(|(i, h)| {
+    let rows: Vec<TestRow> = futures::stream::iter(selected.into_iter().map(|h| {
         let pool = pool.clone();
         let defaults = cfg.ssh.clone();
         async move {
             let outcome = async {
-                let _ = i;
-                let target = Target::from_host(&h, &defaults);
+                let target = Target::from_host(h, &defaults);
                 let session = pool.get(&target).await?;
                 let f = facts::gather(&session).await?;
                 if !f.sudo_ok {

@@ -229,6 +229,26 @@ impl Client {
         }
     }
 
+    /// A 2xx answer decoded as `T`; anything else is an API error naming the call.
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        code: u16,
+        json: Value,
+    ) -> Result<T, OpenbaoError> {
+        if !(200..300).contains(&code) {
+            return Err(self.api_error(method, path, code, &json));
+        }
+        serde_json::from_value(json).map_err(|e| OpenbaoError::Api {
+            address: self.address.clone(),
+            method: method.to_string(),
+            path: path.into(),
+            status: code,
+            message: format!("unexpected answer: {e}"),
+        })
+    }
+
     fn api_error(&self, method: &Method, path: &str, status: u16, json: &Value) -> OpenbaoError {
         OpenbaoError::Api {
             address: self.address.clone(),
@@ -256,16 +276,7 @@ impl Client {
         let (code, json) = self
             .send(Method::GET, "/v1/sys/seal-status", &[], None, false)
             .await?;
-        if !(200..300).contains(&code) {
-            return Err(self.api_error(&Method::GET, "/v1/sys/seal-status", code, &json));
-        }
-        serde_json::from_value(json).map_err(|e| OpenbaoError::Api {
-            address: self.address.clone(),
-            method: "GET".into(),
-            path: "/v1/sys/seal-status".into(),
-            status: code,
-            message: format!("unexpected answer: {e}"),
-        })
+        self.decode(&Method::GET, "/v1/sys/seal-status", code, json)
     }
 
     /// `GET /v1/sys/init`: is the server initialised?
@@ -289,16 +300,7 @@ impl Client {
         let (code, json) = self
             .send(Method::POST, "/v1/sys/init", &[], Some(&body), true)
             .await?;
-        if !(200..300).contains(&code) {
-            return Err(self.api_error(&Method::POST, "/v1/sys/init", code, &json));
-        }
-        let r: InitResponse = serde_json::from_value(json).map_err(|e| OpenbaoError::Api {
-            address: self.address.clone(),
-            method: "POST".into(),
-            path: "/v1/sys/init".into(),
-            status: code,
-            message: format!("unexpected answer: {e}"),
-        })?;
+        let r: InitResponse = self.decode(&Method::POST, "/v1/sys/init", code, json)?;
         redact::register(&r.root_token);
         for k in r.keys.iter().chain(&r.keys_base64) {
             redact::register(k);
@@ -313,16 +315,7 @@ impl Client {
         let (code, json) = self
             .send(Method::POST, "/v1/sys/unseal", &[], Some(&body), true)
             .await?;
-        if !(200..300).contains(&code) {
-            return Err(self.api_error(&Method::POST, "/v1/sys/unseal", code, &json));
-        }
-        serde_json::from_value(json).map_err(|e| OpenbaoError::Api {
-            address: self.address.clone(),
-            method: "POST".into(),
-            path: "/v1/sys/unseal".into(),
-            status: code,
-            message: format!("unexpected answer: {e}"),
-        })
+        self.decode(&Method::POST, "/v1/sys/unseal", code, json)
     }
 
     /// The mount at `path` (e.g. `secret`), if any (`GET /v1/sys/mounts`, needs the token).
