@@ -467,6 +467,7 @@ pub async fn execute(ctx: &HostCtx, step: &Step) -> anyhow::Result<()> {
                 .check(&step.description)
                 .map(|_| ())
         }
+        Action::Api(a) => a.execute().await,
         Action::Cannot { .. } => Ok(()),
     }
 }

@@ -6,6 +6,7 @@
 //! `Cmd::read`), and returns exactly the steps needed to reach the desired state — nothing when
 //! the host is already there. `apply` is the engine executing those steps.
 
+pub mod api;
 pub mod engine;
 pub mod files;
 pub mod host_prep;
@@ -39,6 +40,8 @@ pub enum Action {
     Verify { script: String, timeout_secs: u64 },
     /// Something foundry cannot do on this host; reported, never executed, not a failure.
     Cannot { reason: String },
+    /// A call to an API (Kubernetes, TrueNAS) instead of a shell step (see `api.rs`).
+    Api(Arc<dyn api::ApiAction>),
 }
 
 #[derive(Debug, Clone)]
@@ -98,9 +101,22 @@ impl Step {
         }
     }
 
-    /// True for steps that change the host (not `Verify` or `Cannot`).
+    /// An API action, its description and diff taken from the action.
+    pub fn api(action: Arc<dyn api::ApiAction>) -> Step {
+        Step {
+            description: action.describe(),
+            diff: action.diff(),
+            action: Action::Api(action),
+        }
+    }
+
+    /// True for steps that change something (not `Verify`, `Cannot` or a read-only API action).
     pub fn mutates(&self) -> bool {
-        matches!(self.action, Action::WriteFile(_) | Action::Exec { .. })
+        match &self.action {
+            Action::WriteFile(_) | Action::Exec { .. } => true,
+            Action::Api(a) => a.mutates(),
+            Action::Verify { .. } | Action::Cannot { .. } => false,
+        }
     }
 }
 

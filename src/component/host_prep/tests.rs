@@ -48,6 +48,7 @@ fn scripts(steps: &[Step]) -> Vec<String> {
             Action::WriteFile(f) => format!("write {}", f.path),
             Action::Verify { script, .. } => format!("verify {script}"),
             Action::Cannot { reason } => format!("cannot {reason}"),
+            Action::Api(a) => format!("api {}", a.describe()),
         })
         .collect()
 }
