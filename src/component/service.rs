@@ -3,7 +3,7 @@
 //! restart only when the unit, a config file or the image changed.
 
 use super::files::{self, compare, FileChange, FileSpec};
-use super::{HostCtx, HostStatus, Step};
+use super::{HostStatus, RemoteHost, Step};
 use crate::host::container::{self, ContainerService};
 use crate::host::facts::RuntimeKind;
 use crate::host::systemd::{self, systemctl};
@@ -89,7 +89,7 @@ fn parse_dirs(out: &str) -> std::collections::HashMap<String, (u32, String, Stri
 }
 
 /// Plan a container service: read everything in one round trip, then emit only needed steps.
-pub async fn plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
+pub async fn plan(host: &RemoteHost, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
     let unit = want.unit_file();
     let mut all_files: Vec<FileSpec> = want.files.clone();
     all_files.push(unit.clone());
@@ -108,8 +108,8 @@ pub async fn plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<St
         unit_sha = unit.sha256(),
         unit_name = quote(&want.svc.unit_name()),
     );
-    let out = ctx
-        .session
+    let out = host
+        .remote
         .exec(
             &Cmd::read(script)
                 .sudo()
@@ -162,7 +162,7 @@ pub async fn plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<St
             config_changed = true;
         }
         let old = if change == FileChange::Content && !f.secret {
-            ctx.session.read_file(&f.path, true).await?
+            host.remote.read_file(&f.path, true).await?
         } else {
             None
         };
@@ -240,7 +240,7 @@ pub fn stays_active_script(unit: &str) -> String {
 }
 
 /// Installed / version (image tag) / healthy for a container service.
-pub async fn status(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<HostStatus> {
+pub async fn status(host: &RemoteHost, want: &ServiceDesired) -> anyhow::Result<HostStatus> {
     let rt = container::binary(want.svc.runtime);
     let fmt = match want.svc.runtime {
         RuntimeKind::Podman => "{{.ImageName}}",
@@ -252,8 +252,8 @@ pub async fn status(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Host
         quote(fmt),
         quote(&want.svc.name)
     );
-    let out = ctx
-        .session
+    let out = host
+        .remote
         .exec(
             &Cmd::read(script)
                 .sudo()
@@ -308,8 +308,8 @@ pub async fn status(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Host
 }
 
 /// Stop, disable and remove the unit. Data directories and config are kept (say so).
-pub async fn uninstall_plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
-    let st = systemd::state(&ctx.session, &want.svc.unit_name()).await?;
+pub async fn uninstall_plan(host: &RemoteHost, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
+    let st = systemd::state(host.remote.as_ref(), &want.svc.unit_name()).await?;
     let unit = want.svc.unit_name();
     let mut steps = Vec::new();
     if st.is_active() {

@@ -1,7 +1,7 @@
 //! What a host is: OS, architecture, init system, container runtimes, free disk, listening ports,
 //! whether sudo works. Gathered in ONE read-only round trip: a script printing `key=value` lines.
 
-use crate::ssh::{Cmd, Session, SudoMode};
+use crate::ssh::{Cmd, Remote, SudoMode};
 use anyhow::Context;
 use serde::Serialize;
 use std::time::Duration;
@@ -80,20 +80,19 @@ wait
 }
 
 /// Gather facts in one round trip. Read-only; the sudo probe runs only `true`.
-pub async fn gather(s: &Session) -> anyhow::Result<Facts> {
-    let t = s.target();
-    let mut c = Cmd::read(script(&t.sudo))
+pub async fn gather(s: &dyn Remote) -> anyhow::Result<Facts> {
+    let mut c = Cmd::read(script(s.sudo_mode()))
         .label("gather host facts")
         .timeout(Duration::from_secs(60));
-    if let SudoMode::Password(pw) = &t.sudo {
+    if let SudoMode::Password(pw) = s.sudo_mode() {
         c = c.stdin(format!("{pw}\n").into_bytes());
     }
     let out = s
         .exec(&c)
         .await?
-        .check(&format!("{}: gathering host facts", t.label()))?;
+        .check(&format!("{}: gathering host facts", s.label()))?;
     parse(&out.stdout)
-        .with_context(|| format!("{}: unexpected output from the facts script", t.label()))
+        .with_context(|| format!("{}: unexpected output from the facts script", s.label()))
 }
 
 /// Map `uname -m` to the names container images use.

@@ -2,7 +2,7 @@
 //! commands that change it. The decision of *what* to run lives in `component::service`; this
 //! file only knows how to ask and how to say it.
 
-use crate::ssh::{quote::quote, Cmd, Session};
+use crate::ssh::{quote::quote, Cmd, Remote};
 use serde::Serialize;
 
 /// Quote one word for an `ExecStart=` line (systemd's own syntax, not a shell): double quotes,
@@ -102,7 +102,7 @@ pub fn parse_probe(out: &str) -> UnitState {
 }
 
 /// Read a unit's state (one read-only round trip).
-pub async fn state(session: &Session, unit: &str) -> anyhow::Result<UnitState> {
+pub async fn state(session: &dyn Remote, unit: &str) -> anyhow::Result<UnitState> {
     let out = session
         .exec(&Cmd::read(probe_script(unit)).sudo().label("systemd state"))
         .await?;

@@ -6,7 +6,7 @@
 mod probe;
 
 use super::files::{compare, write_step, FileChange, FileSpec};
-use super::{Component, HostCtx, HostStatus, Step};
+use super::{Component, HostSet, HostStatus, Phase, RemoteHost, RunCtx, Step};
 use crate::config::{HostConfig, Role, StackConfig};
 use crate::ssh::quote::{join, quote};
 use crate::ssh::Cmd;
@@ -238,12 +238,14 @@ impl Component for HostPrep {
         }
         v
     }
-    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        let st = probe::probe(ctx).await?;
-        steps_for(&ctx.stack, &ctx.facts.virt, &ctx.facts.listening_tcp, &st)
+    fn phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(Prepare)]
     }
-    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus> {
-        let steps = self.plan(ctx).await?;
+    fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(Unprepare)]
+    }
+    async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus> {
+        let steps = plan(&ctx.stack, host).await?;
         let pending: Vec<&Step> = steps.iter().filter(|s| s.mutates()).collect();
         let cannot = steps.len() - pending.len();
         let message = if pending.is_empty() {
@@ -266,10 +268,45 @@ impl Component for HostPrep {
             message,
         })
     }
-    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        // Packages, swap and time sync are left as they are: other software may rely on them.
-        let out = ctx
-            .session
+}
+
+/// One probe, then a step per item that differs.
+async fn plan(stack: &StackConfig, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+    let st = probe::probe(stack, host).await?;
+    steps_for(stack, &host.facts.virt, &host.facts.listening_tcp, &st)
+}
+
+/// Every host, in parallel.
+struct Prepare;
+
+#[async_trait::async_trait]
+impl Phase for Prepare {
+    fn title(&self) -> String {
+        "prepare hosts".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        plan(&ctx.stack, host).await
+    }
+}
+
+/// Removes foundry's module and sysctl files. Packages, swap and time sync are left as they
+/// are: other software may rely on them.
+struct Unprepare;
+
+#[async_trait::async_trait]
+impl Phase for Unprepare {
+    fn title(&self) -> String {
+        "remove host settings".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, _ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        let out = host
+            .remote
             .exec(
                 &Cmd::read(format!(
                     "for f in {} {}; do [ -e \"$f\" ] && echo \"$f\"; done; true",

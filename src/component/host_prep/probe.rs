@@ -2,7 +2,8 @@
 
 use super::{MODULES_FILE, SYSCTL_FILE};
 use crate::component::files::{self, FileState};
-use crate::component::HostCtx;
+use crate::component::RemoteHost;
+use crate::config::StackConfig;
 use crate::ssh::quote::quote;
 use crate::ssh::Cmd;
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,11 +118,11 @@ pub fn parse(out: &str) -> HostPrepState {
     st
 }
 
-pub async fn probe(ctx: &HostCtx) -> anyhow::Result<HostPrepState> {
-    let cfg = &ctx.stack.components.host_prep;
+pub async fn probe(stack: &StackConfig, host: &RemoteHost) -> anyhow::Result<HostPrepState> {
+    let cfg = &stack.components.host_prep;
     let keys: Vec<&String> = cfg.sysctls.keys().collect();
-    let out = ctx
-        .session
+    let out = host
+        .remote
         .exec(
             &Cmd::read(script(&cfg.packages, &cfg.kernel_modules, &keys))
                 .sudo()
@@ -131,21 +132,21 @@ pub async fn probe(ctx: &HostCtx) -> anyhow::Result<HostPrepState> {
         .check("probe host-prep state")?;
     let mut st = parse(&out.stdout);
     // Old content only for the diff, and only when the file differs (rare: first run or drift).
-    let want_m = super::modules_file(&ctx.stack);
+    let want_m = super::modules_file(stack);
     if st
         .modules_file
         .as_ref()
         .is_some_and(|f| f.sha256 != want_m.sha256())
     {
-        st.modules_file_content = ctx.session.read_file(MODULES_FILE, true).await?;
+        st.modules_file_content = host.remote.read_file(MODULES_FILE, true).await?;
     }
-    let want_s = super::sysctl_file(&ctx.stack);
+    let want_s = super::sysctl_file(stack);
     if st
         .sysctl_file
         .as_ref()
         .is_some_and(|f| f.sha256 != want_s.sha256())
     {
-        st.sysctl_file_content = ctx.session.read_file(SYSCTL_FILE, true).await?;
+        st.sysctl_file_content = host.remote.read_file(SYSCTL_FILE, true).await?;
     }
     Ok(st)
 }
