@@ -1188,4 +1188,33 @@ fn host_add_keeps_the_new_key_in_openbao() {
         !seen.contains("BEGIN OPENSSH PRIVATE KEY"),
         "the private key leaked"
     );
+
+    // OpenBao sealed while a host's `ssh_key` lives in it: the commands that do not need that
+    // key still work — `openbao status` reports sealed (7, not a configuration error), `openbao
+    // unseal` unseals with the stored keys, the offline plan needs nothing — and then the key
+    // resolves again.
+    bao.ssh_ok("systemctl restart openbao");
+    let t0 = Instant::now();
+    let st = loop {
+        let st = sb.foundry(&["openbao", "status"]);
+        if st.code == 7 || t0.elapsed() > Duration::from_secs(60) {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(st.code, 7, "sealed, and said so: {st}");
+    assert!(
+        st.stdout.contains("sealed") || st.stdout.contains("true"),
+        "{st}"
+    );
+    let plan = sb.foundry(&["stack", "plan", "--offline"]);
+    plan.ok();
+    let un = sb.foundry_env(&["openbao", "unseal"], FILE_KEYRING);
+    un.ok();
+    assert!(un.stdout.contains("unsealed"), "{un}");
+    let t = sb.foundry_env(&["host", "test", "nc", "-o", "json"], FILE_KEYRING);
+    assert!(
+        t.stdout.contains("carol"),
+        "the key from OpenBao logs in again after unseal: {t}"
+    );
 }

@@ -70,10 +70,11 @@ impl UnitState {
 /// Shell snippet printing `unit.<key>=<value>` lines for a unit (used inside batched probes).
 pub fn probe_script(unit: &str) -> String {
     let u = quote(unit);
-    // One systemctl call; the journal is read only for a failed unit.
+    // One systemctl call (and no other program: the prefix is added by the shell); the
+    // journal is read only for a failed unit.
     format!(
         "st=$(systemctl show -p LoadState -p ActiveState -p SubState -p UnitFileState -p StateChangeTimestamp {u} 2>/dev/null); \
-         printf '%s\\n' \"$st\" | sed 's/^/unit./'; \
+         printf '%s\\n' \"$st\" | while IFS= read -r l; do printf 'unit.%s\\n' \"$l\"; done; \
          case \"$st\" in *ActiveState=failed*) journalctl -u {u} -n 8 --no-pager -o cat 2>/dev/null | sed 's/^/unit.journal=/';; esac"
     )
 }

@@ -46,27 +46,30 @@ pub fn script(ctx_packages: &[String], modules: &[String], sysctls: &[&String]) 
         let list = crate::ssh::quote::join(ctx_packages);
         // One package-manager call for the whole list; prints `pkg=NAME` per installed package.
         s.push_str(&format!(
-            "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${{Status}} ${{Package}}\\n' {list} 2>/dev/null | awk '$1==\"install\" && $2==\"ok\" && $3==\"installed\" {{print \"pkg=\" $4}}'; \
+            "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${{Status}} ${{Package}}\\n' {list} 2>/dev/null | while read -r a b c p; do [ \"$a $b $c\" = 'install ok installed' ] && echo \"pkg=$p\"; done; \
              elif command -v rpm >/dev/null; then for p in {list}; do rpm -q \"$p\" >/dev/null 2>&1 && echo \"pkg=$p\"; done; \
              elif command -v apk >/dev/null; then for p in {list}; do apk info -e \"$p\" >/dev/null 2>&1 && echo \"pkg=$p\"; done; fi\n"
         ));
     }
-    s.push_str("echo swap.active=$(tail -n +2 /proc/swaps 2>/dev/null | grep -c .)\n");
+    // Builtins only (read loops over /proc): no program started for swap, modules or sysctls.
+    s.push_str(
+        "n=0; if [ -r /proc/swaps ]; then { read -r _; while read -r l; do [ -n \"$l\" ] && n=$((n+1)); done; } < /proc/swaps; fi; echo swap.active=$n\n",
+    );
     s.push_str(
         "echo swap.fstab=$(grep -Ec '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null)\n",
     );
     for m in modules {
         let q = quote(m);
-        // Loaded as a module, or built into the kernel.
-        s.push_str(&format!(
-            "if grep -q \"^$(printf %s {q} | tr - _) \" /proc/modules 2>/dev/null || [ -d /sys/module/$(printf %s {q} | tr - _) ]; then echo mod={q}; fi\n"
-        ));
+        // /sys/module/<name> exists for a loaded module and for a built-in one with
+        // parameters; the kernel names it with `_` for `-`.
+        let sys = quote(&format!("/sys/module/{}", m.replace('-', "_")));
+        s.push_str(&format!("[ -d {sys} ] && echo mod={q}\n"));
     }
     for k in sysctls {
         let q = quote(k);
         let f = quote(&format!("/proc/sys/{}", k.replace('.', "/")));
         s.push_str(&format!(
-            "if [ -r {f} ]; then printf 'sysctl %s %s\\n' {q} \"$(cat {f})\"; fi; [ -w {f} ] && printf 'sysctlw %s\\n' {q}\n"
+            "if [ -r {f} ] && read -r v < {f}; then printf 'sysctl %s %s\\n' {q} \"$v\"; fi; [ -w {f} ] && printf 'sysctlw %s\\n' {q}\n"
         ));
     }
     s.push_str(&files::probe_script(&[MODULES_FILE, SYSCTL_FILE]));
