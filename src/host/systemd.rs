@@ -22,6 +22,14 @@ pub fn exec_quote(word: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            // Any other control character as a C escape: never raw in a unit file, where a
+            // CR or NUL makes systemd reject the unit (and NUL is refused by validation).
+            c if c.is_control() && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             '%' => out.push_str("%%"),
             '$' => out.push_str("$$"),
             c => out.push(c),
@@ -118,6 +126,13 @@ pub fn systemctl(verb: &str, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_never_reach_a_unit_file_raw() {
+        let q = exec_quote("a\rb\u{0}c\td\u{85}e");
+        assert_eq!(q, "\"a\\rb\\x00c\\td\\u0085e\"");
+        assert!(!q.chars().any(|c| c.is_control()), "{q:?}");
+    }
 
     #[test]
     fn exec_quote_leaves_plain_words_and_escapes_the_rest() {

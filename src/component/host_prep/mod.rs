@@ -53,6 +53,29 @@ fn sysctl_file(stack: &StackConfig) -> FileSpec {
     FileSpec::new(SYSCTL_FILE, s, 0o644)
 }
 
+/// The module and sysctl files have no quoting: a line break or another control character in
+/// an entry would add a line that systemd applies at boot. `stack validate` refuses such
+/// values; this is the second line, so a stack that skipped validation cannot write one.
+fn one_line_entries(cfg: &crate::config::HostPrepConfig) -> anyhow::Result<()> {
+    let bad = |what: &str, v: &str| -> anyhow::Result<()> {
+        if v.chars().any(|c| c.is_control()) {
+            anyhow::bail!(
+                "host_prep.{what} {:?} holds a control character (a line break would add a line to the file systemd reads at boot); remove it",
+                v.chars().take(80).collect::<String>()
+            );
+        }
+        Ok(())
+    };
+    for m in &cfg.kernel_modules {
+        bad("kernel_modules", m)?;
+    }
+    for (k, v) in &cfg.sysctls {
+        bad("sysctls key", k)?;
+        bad("sysctls value", v)?;
+    }
+    Ok(())
+}
+
 fn install_script(pm: PackageManager, pkgs: &[String]) -> Option<String> {
     let list = join(pkgs);
     match pm {
@@ -75,6 +98,7 @@ pub fn steps_for(
     st: &HostPrepState,
 ) -> anyhow::Result<Vec<Step>> {
     let cfg = &stack.components.host_prep;
+    one_line_entries(cfg)?;
     let container = is_container(virt);
     let mut steps = Vec::new();
 
