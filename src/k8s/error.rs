@@ -58,8 +58,8 @@ pub enum KubeError {
     #[error("{request} is forbidden (403): {message}")]
     Forbidden { request: String, message: String },
 
-    /// 404. `served: false` is the plain-text `404 page not found`: no API serves the path (an
-    /// unknown group/version/resource, or a CRD that is not Established yet).
+    /// Not found (404). With `served: false` the answer was the plain-text `404 page not found`: no API serves
+    /// the path (an unknown group, version or resource, or a CRD not Established yet).
     #[error("{}", not_found_text(request, message, *served))]
     NotFound {
         request: String,

@@ -86,12 +86,17 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// (kind, namespace, name) of an object.
+type ObjectId = (String, String, String);
+/// (sample, recorded resourceVersion, the fake's resourceVersion)
+type SeenVersion = (String, String, String);
+
 struct Replayer {
     fake: FakeKube,
     http: reqwest::Client,
     failures: Vec<String>,
-    /// (kind, namespace, name) -> [(sample, recorded rv, fake rv)]
-    versions: BTreeMap<(String, String, String), Vec<(String, String, String)>>,
+    /// Every resourceVersion seen per object.
+    versions: BTreeMap<ObjectId, Vec<SeenVersion>>,
     replayed: Vec<String>,
 }
 

@@ -137,10 +137,8 @@ pub(crate) fn defaults(rt: &ResourceType, obj: &mut Value) {
         "PodDisruptionBudget" => {
             obj["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0});
         }
-        "Deployment" | "StatefulSet" | "ReplicaSet" => {
-            if obj["spec"]["replicas"].is_null() {
-                obj["spec"]["replicas"] = json!(1);
-            }
+        "Deployment" | "StatefulSet" | "ReplicaSet" if obj["spec"]["replicas"].is_null() => {
+            obj["spec"]["replicas"] = json!(1);
         }
         "Job" => {
             for (k, v) in [("completions", 1), ("parallelism", 1), ("backoffLimit", 6)] {

@@ -467,9 +467,9 @@ impl FakeKube {
                 .iter()
                 .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
                 .filter(|r| {
-                    !http::parse_query(&r.query)
+                    http::parse_query(&r.query)
                         .get("dryRun")
-                        .is_some_and(|v| v == "All")
+                        .is_none_or(|v| v != "All")
                 })
                 .count()
         })
