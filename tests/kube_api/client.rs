@@ -483,3 +483,75 @@ async fn helm_chart_applies_once_and_its_install_job_completes() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_server_that_accepts_but_never_answers_times_out() {
+    let fake = FakeKube::start();
+    // Accepts TCP connections and holds them without a TLS handshake (a wedged API).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let holder = std::thread::spawn(move || {
+        let conns: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(conns);
+    });
+    let kube = Kube::from_kubeconfig_yaml(
+        &fake.kubeconfig_with(&url, fake.ca_pem()),
+        RunLog::disabled(),
+        Duration::from_millis(700),
+    )
+    .await
+    .unwrap();
+    let start = std::time::Instant::now();
+    let err = kube.readyz().await.unwrap_err();
+    assert!(matches!(err, KubeError::NotAnswering { .. }), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "the API at {url} did not answer GET /readyz?verbose"
+        )),
+        "{err}"
+    );
+    holder.join().unwrap();
+}
+
+#[tokio::test]
+async fn a_webhook_not_serving_yet_is_ridden_out_by_a_wait() {
+    let fake = FakeKube::start();
+    let kube = client(&fake).await;
+    fake.webhook_down("", "webhook.cert-manager.io", 2);
+    let cm = config_map("probe", json!({"a": "b"}));
+    let err = kube.apply_dry_run(&cm).await.unwrap_err();
+    let KubeError::Api {
+        status, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*status, 500);
+    assert!(
+        message.contains("failed calling webhook \"webhook.cert-manager.io\""),
+        "{message}"
+    );
+    // The second refusal is absorbed by the wait; the third request is admitted.
+    let admitted = wait_for(
+        "the webhook to admit",
+        Duration::from_secs(2),
+        Duration::from_millis(20),
+        || async { kube.apply_dry_run(&cm).await.map(Probe::Done) },
+    )
+    .await
+    .expect("admitted after the webhook came up");
+    assert_eq!(admitted.metadata.name.as_deref(), Some("probe"));
+    assert!(
+        admitted.metadata.resource_version.is_none(),
+        "a dry-run create has no resourceVersion"
+    );
+}
