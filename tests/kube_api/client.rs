@@ -555,3 +555,19 @@ async fn a_webhook_not_serving_yet_is_ridden_out_by_a_wait() {
         "a dry-run create has no resourceVersion"
     );
 }
+
+#[tokio::test]
+async fn a_k3s_style_kubeconfig_with_a_client_certificate_authenticates() {
+    let fake = FakeKube::start();
+    let kube =
+        Kube::from_kubeconfig_yaml(&fake.kubeconfig_client_cert(), RunLog::disabled(), TIMEOUT)
+            .await
+            .expect("client from a client-certificate kubeconfig");
+    assert_eq!(kube.version().await.unwrap().git_version, "v1.33.5+k3s1");
+    // The private key is registered as a secret: it cannot reach a log or an error.
+    let kubeconfig: Value = serde_yaml::from_str(&fake.kubeconfig_client_cert()).unwrap();
+    let key = kubeconfig["users"][0]["user"]["client-key-data"]
+        .as_str()
+        .unwrap();
+    assert!(foundry::secrets::redact::contains_secret(key));
+}

@@ -28,6 +28,8 @@ pub(crate) struct Call {
     pub user_agent: String,
     pub bearer: Option<String>,
     pub impersonate: Option<String>,
+    /// The connection presented a client certificate signed by the fake's CA.
+    pub client_cert: bool,
     pub body: Vec<u8>,
 }
 
@@ -218,7 +220,7 @@ impl Cluster {
 
     fn authenticate(&self, call: &Call) -> Option<Reply> {
         let ok = matches!(self.auth, AuthMode::Token | AuthMode::Forbid { .. })
-            && call.bearer.as_deref() == Some(self.token.as_str());
+            && (call.bearer.as_deref() == Some(self.token.as_str()) || call.client_cert);
         (!ok).then(|| status::failure(401, "Unauthorized", "Unauthorized", None))
     }
 

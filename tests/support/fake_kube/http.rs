@@ -31,9 +31,17 @@ pub(crate) async fn serve(
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
+            // rustls verified it against the CA: a certificate here is the admin's.
+            let client_cert = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|c| !c.is_empty());
             let svc = service_fn(move |req| {
                 let cluster = cluster.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(req, &cluster).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(handle(req, &cluster, client_cert).await)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), svc)
@@ -74,7 +82,11 @@ pub(crate) fn parse_query(q: &str) -> HashMap<String, String> {
         .collect()
 }
 
-async fn handle(req: Request<Incoming>, cluster: &Arc<Mutex<Cluster>>) -> Response<Full<Bytes>> {
+async fn handle(
+    req: Request<Incoming>,
+    cluster: &Arc<Mutex<Cluster>>,
+    client_cert: bool,
+) -> Response<Full<Bytes>> {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -102,6 +114,7 @@ async fn handle(req: Request<Incoming>, cluster: &Arc<Mutex<Cluster>>) -> Respon
         user_agent,
         bearer,
         impersonate,
+        client_cert,
         body,
     };
     let reply = {

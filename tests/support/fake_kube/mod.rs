@@ -83,7 +83,8 @@ impl Options {
 /// Who the fake lets in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMode {
-    /// The kubeconfig's bearer token is cluster-admin; anything else is 401.
+    /// The kubeconfig's bearer token, or a client certificate signed by the fake's CA, is
+    /// cluster-admin; anything else is 401.
     Token,
     /// Every request is 401 (a kubeconfig from another cluster).
     Unauthorized,
@@ -95,6 +96,8 @@ pub enum AuthMode {
 pub struct FakeKube {
     port: u16,
     ca_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
     token: String,
     cluster: Arc<Mutex<Cluster>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -137,6 +140,8 @@ impl FakeKube {
         FakeKube {
             port,
             ca_pem: tls.ca_pem,
+            client_cert_pem: tls.client_cert_pem,
+            client_key_pem: tls.client_key_pem,
             token,
             cluster,
             shutdown: Some(tx),
@@ -174,6 +179,20 @@ impl FakeKube {
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: fake-admin\n  user:\n    token: {}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake-admin\ncurrent-context: fake\n",
             self.token
+        )
+    }
+
+    /// A kubeconfig like K3s's `k3s.yaml`: the admin's client certificate and key instead of
+    /// a token.
+    pub fn kubeconfig_client_cert(&self) -> String {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: default\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: default\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: default\n  context:\n    cluster: default\n    user: default\ncurrent-context: default\n",
+            self.url(),
+            b64(&self.ca_pem),
+            b64(&self.client_cert_pem),
+            b64(&self.client_key_pem)
         )
     }
 

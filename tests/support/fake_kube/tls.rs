@@ -4,12 +4,17 @@
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::sync::Arc;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 
-/// A CA certificate (PEM) and the server TLS config whose certificate it signed.
+/// A CA certificate (PEM), the server TLS config whose certificate it signed, and a client
+/// certificate it signed for `system:admin` (group `system:masters`), as K3s's admin
+/// kubeconfig has.
 pub(crate) struct Tls {
     pub ca_pem: String,
     pub server: Arc<ServerConfig>,
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
 }
 
 /// A fresh CA, PEM only: for a kubeconfig that must NOT trust the fake (wrong-CA tests).
@@ -35,11 +40,31 @@ pub(crate) fn generate() -> Tls {
         .push(DnType::CommonName, "kube-apiserver");
     let key = KeyPair::generate().expect("server key");
     let cert = params.signed_by(&key, &ca).expect("server cert");
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "system:admin");
+    client_params
+        .distinguished_name
+        .push(DnType::OrganizationName, "system:masters");
+    let client_key = KeyPair::generate().expect("client key");
+    let client_cert = client_params
+        .signed_by(&client_key, &ca)
+        .expect("client cert");
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    // Client certificates are optional (token users have none) but, when sent, must be the CA's.
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(ca.der().to_vec()))
+        .expect("CA root");
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .expect("client verifier");
     let mut server = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
-        .with_no_client_auth()
+        .with_client_cert_verifier(verifier)
         .with_single_cert(
             vec![CertificateDer::from(cert.der().to_vec())],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
@@ -49,5 +74,7 @@ pub(crate) fn generate() -> Tls {
     Tls {
         ca_pem: ca.pem(),
         server: Arc::new(server),
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
     }
 }
