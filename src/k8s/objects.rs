@@ -178,9 +178,11 @@ impl Kube {
     where
         K: Resource + DeserializeOwned,
     {
-        match self.get_value(K::url_path(dt, ns), name).await? {
+        let url_path = K::url_path(dt, ns);
+        let request = describe("GET", &format!("{url_path}/{name}"));
+        match self.get_value(url_path, name).await? {
             None => Ok(None),
-            Some(v) => from_value(&format!("GET {name}"), 200, v).map(Some),
+            Some(v) => from_value(&request, 200, v).map(Some),
         }
     }
 

@@ -571,3 +571,47 @@ async fn a_k3s_style_kubeconfig_with_a_client_certificate_authenticates() {
         .unwrap();
     assert!(foundry::secrets::redact::contains_secret(key));
 }
+
+#[tokio::test]
+async fn kubeconfig_file_cordon_and_deletes() {
+    let fake = FakeKube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster/kubeconfig");
+    fake.write_kubeconfig(&path);
+    let kube = Kube::from_path(&path, RunLog::disabled(), TIMEOUT)
+        .await
+        .unwrap();
+    fake.insert(node("cp-1"));
+    fake.insert(pod("web-0", "cp-1", "web"));
+    fake.set_pod_running("default", "web-0");
+
+    let cordoned: Node = kube
+        .merge_patch::<Node>(None, "cp-1", &json!({"spec": {"unschedulable": true}}))
+        .await
+        .unwrap();
+    assert_eq!(cordoned.spec.unwrap().unschedulable, Some(true));
+
+    // A bound, running pod waits for its kubelet; a Node goes at once; a missing one is gone.
+    assert_eq!(
+        kube.delete::<Pod>(Some("default"), "web-0").await.unwrap(),
+        DeleteOutcome::Terminating
+    );
+    assert_eq!(
+        kube.delete::<Node>(None, "cp-1").await.unwrap(),
+        DeleteOutcome::Deleted
+    );
+    assert_eq!(
+        kube.delete::<Node>(None, "cp-1").await.unwrap(),
+        DeleteOutcome::AlreadyGone
+    );
+    assert!(kube.get_opt::<Node>(None, "cp-1").await.unwrap().is_none());
+
+    let missing = Kube::from_path(&dir.path().join("nope"), RunLog::disabled(), TIMEOUT)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, KubeError::Kubeconfig { .. }),
+        "{missing:?}"
+    );
+    assert!(missing.to_string().contains("nope"), "{missing}");
+}
