@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod host;
 pub mod k3s;
+pub mod k8s;
 pub mod openbao;
 pub mod output;
 pub mod paths;
