@@ -10,6 +10,7 @@ pub mod api;
 pub mod engine;
 pub mod files;
 pub mod host_prep;
+pub mod k3s;
 pub mod openbao;
 pub mod order;
 pub mod registry;

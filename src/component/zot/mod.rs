@@ -17,7 +17,7 @@ pub mod secret;
 pub mod upstream;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use super::service::{self, DirSpec, ServiceDesired};
 use super::{Action, Component, FileSpec, HostCtx, HostStatus, StackCtx, Step};
