@@ -136,7 +136,8 @@ fn seen(p: &HostProbe) -> String {
 }
 
 /// The VIP against stack.yaml: an IPv4 address inside `network.cidr`, outside `lb_range`.
-/// Returns the address when it parses.
+/// Returns the address when it parses and is inside the network (outside it, the per-host VIP
+/// checks would only repeat the same cause).
 pub fn check_vip_config(stack: &StackConfig, out: &mut Vec<Finding>) -> Option<Ipv4Addr> {
     let Ok(vip) = stack.cluster.vip.parse::<Ipv4Addr>() else {
         out.push(Finding::VipInvalid {
@@ -155,6 +156,7 @@ pub fn check_vip_config(stack: &StackConfig, out: &mut Vec<Finding>) -> Option<I
                 vip,
                 net: net.to_string(),
             });
+            return None;
         }
     }
     if let Some(r) = stack.network.lb_range.as_deref() {
