@@ -7,7 +7,10 @@ use crate::component::k3s::kube_vip::{self, CLOUD_PROVIDER_FILE, INTERFACE_LABEL
 use serde_yaml::Value;
 
 fn ifaces() -> Vec<(String, String)> {
-    ["node-1", "node-2", "node-3"].iter().map(|h| (h.to_string(), iface(h).to_string())).collect()
+    ["node-1", "node-2", "node-3"]
+        .iter()
+        .map(|h| (h.to_string(), iface(h).to_string()))
+        .collect()
 }
 
 fn docs(text: &str) -> Vec<Value> {
@@ -22,7 +25,12 @@ fn env(ds: &Value) -> Vec<(String, String)> {
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|e| (e["name"].as_str().unwrap().to_string(), e["value"].as_str().unwrap_or("<ref>").to_string()))
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["value"].as_str().unwrap_or("<ref>").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -40,19 +48,44 @@ fn one_daemonset_per_interface_name_with_matching_affinity() {
     let out = kube_vip::render(&stack(), &ifaces()).unwrap();
     let all = docs(&out[0].1);
     let kinds: Vec<&str> = all.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet", "DaemonSet"]);
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "DaemonSet",
+            "DaemonSet"
+        ]
+    );
     for ds in &all[3..] {
         let name = ds["metadata"]["name"].as_str().unwrap();
         let e = env(ds);
-        let get = |k: &str| e.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap();
+        let get = |k: &str| {
+            e.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap()
+        };
         let want_if = name.trim_start_matches("kube-vip-");
         assert_eq!(get("vip_interface"), want_if, "{name}");
         assert_eq!(get("address"), "192.168.10.50");
-        for (k, v) in [("vip_arp", "true"), ("cp_enable", "true"), ("svc_enable", "true"), ("vip_leaderelection", "true"), ("port", "6443")] {
+        for (k, v) in [
+            ("vip_arp", "true"),
+            ("cp_enable", "true"),
+            ("svc_enable", "true"),
+            ("vip_leaderelection", "true"),
+            ("port", "6443"),
+        ] {
             assert_eq!(get(k), v, "{name} {k}");
         }
-        assert!(e.iter().all(|(n, _)| n != "vip_address" && n != "vip_cidr"), "deprecated keys: {e:?}");
-        let exprs = &ds["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"];
+        assert!(
+            e.iter().all(|(n, _)| n != "vip_address" && n != "vip_cidr"),
+            "deprecated keys: {e:?}"
+        );
+        let exprs = &ds["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+            ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
+            ["matchExpressions"];
         assert_eq!(exprs[1]["key"], INTERFACE_LABEL);
         assert_eq!(exprs[1]["values"][0], want_if);
         assert_eq!(exprs[0]["key"], "node-role.kubernetes.io/control-plane");
@@ -62,11 +95,20 @@ fn one_daemonset_per_interface_name_with_matching_affinity() {
             assert_eq!(&ds["spec"]["template"]["metadata"]["labels"][k], v);
         }
         assert_eq!(ds["spec"]["template"]["spec"]["hostNetwork"], true);
-        assert_eq!(ds["spec"]["template"]["spec"]["serviceAccountName"], "kube-vip");
+        assert_eq!(
+            ds["spec"]["template"]["spec"]["serviceAccountName"],
+            "kube-vip"
+        );
     }
     let cp = docs(&out[1].1);
     let cm = cp.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
-    assert_eq!((cm["metadata"]["name"].as_str(), cm["metadata"]["namespace"].as_str()), (Some("kubevip"), Some("kube-system")));
+    assert_eq!(
+        (
+            cm["metadata"]["name"].as_str(),
+            cm["metadata"]["namespace"].as_str()
+        ),
+        (Some("kubevip"), Some("kube-system"))
+    );
     assert_eq!(cm["data"]["range-global"], "192.168.10.200-192.168.10.220");
 }
 
@@ -75,8 +117,16 @@ fn images_follow_images_registry() {
     let mut s = stack();
     s.images.registry = Some("registry.internal:5000".into());
     let out = kube_vip::render(&s, &ifaces()).unwrap();
-    assert!(out[0].1.contains("image: registry.internal:5000/kube-vip/kube-vip:v1.2.3"), "{}", out[0].1);
-    assert!(out[1].1.contains("image: registry.internal:5000/kube-vip/kube-vip-cloud-provider:v0.0.12"));
+    assert!(
+        out[0]
+            .1
+            .contains("image: registry.internal:5000/kube-vip/kube-vip:v1.2.3"),
+        "{}",
+        out[0].1
+    );
+    assert!(out[1]
+        .1
+        .contains("image: registry.internal:5000/kube-vip/kube-vip-cloud-provider:v0.0.12"));
 }
 
 #[test]
@@ -86,7 +136,11 @@ fn no_lb_range_no_cloud_provider_and_bad_interfaces_refused() {
     assert_eq!(kube_vip::render(&s, &ifaces()).unwrap().len(), 1);
     let e = kube_vip::render(&s, &[("node-1".into(), "eth0@if3".into())]).unwrap_err();
     assert!(e.starts_with("node-1: interface `eth0@if3`"), "{e}");
-    let e = kube_vip::render(&s, &[("a".into(), "eth.0".into()), ("b".into(), "eth-0".into())]).unwrap_err();
+    let e = kube_vip::render(
+        &s,
+        &[("a".into(), "eth.0".into()), ("b".into(), "eth-0".into())],
+    )
+    .unwrap_err();
     assert!(e.contains("both give DaemonSet name kube-vip-eth-0"), "{e}");
     s.components.kube_vip.as_mut().unwrap().enabled = false;
     assert!(kube_vip::render(&s, &ifaces()).unwrap().is_empty());

@@ -58,7 +58,10 @@ fn rewrite_renames_everything_and_keeps_certificates() {
     let out = y(&rewrite(K3S_YAML, "homelab", "192.168.10.50").unwrap());
     let orig = y(K3S_YAML);
     assert_eq!(out["clusters"][0]["name"], "homelab");
-    assert_eq!(out["clusters"][0]["cluster"]["server"], "https://192.168.10.50:6443");
+    assert_eq!(
+        out["clusters"][0]["cluster"]["server"],
+        "https://192.168.10.50:6443"
+    );
     assert_eq!(out["users"][0]["name"], "homelab");
     assert_eq!(out["contexts"][0]["name"], "homelab");
     assert_eq!(out["contexts"][0]["context"]["cluster"], "homelab");
@@ -72,7 +75,10 @@ fn rewrite_renames_everything_and_keeps_certificates() {
         assert_eq!(out[list][0][inner][key], orig[list][0][inner][key], "{key}");
     }
     let e = rewrite("apiVersion: v1\nclusters: []\n", "homelab", "192.168.10.50").unwrap_err();
-    assert!(e.contains("0 `clusters` entries") && e.contains("/etc/rancher/k3s/k3s.yaml"), "{e}");
+    assert!(
+        e.contains("0 `clusters` entries") && e.contains("/etc/rancher/k3s/k3s.yaml"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -80,7 +86,12 @@ fn merge_keeps_other_contexts_and_the_current_one() {
     let ours = rewrite(K3S_YAML, "homelab", "192.168.10.50").unwrap();
     let merged = y(&merge(USER_CONFIG, &ours, "homelab", false).unwrap());
     let names = |l: &str| -> Vec<String> {
-        merged[l].as_sequence().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect()
+        merged[l]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
     };
     for l in ["clusters", "users", "contexts"] {
         assert_eq!(names(l), ["kind-dev", "homelab"], "{l}");
@@ -89,7 +100,13 @@ fn merge_keeps_other_contexts_and_the_current_one() {
     assert_eq!(merged["users"][0]["user"]["token"], "kind-token");
     assert_eq!(merged["contexts"][0]["context"]["namespace"], "default");
     // Merging again is a no-op.
-    let again = merge(&serde_yaml::to_string(&merged).unwrap(), &ours, "homelab", false).unwrap();
+    let again = merge(
+        &serde_yaml::to_string(&merged).unwrap(),
+        &ours,
+        "homelab",
+        false,
+    )
+    .unwrap();
     assert_eq!(y(&again), merged);
     // Into no file at all: ours becomes the current context.
     let fresh = y(&merge("", &ours, "homelab", false).unwrap());
@@ -113,6 +130,12 @@ fn same_name_for_another_server_is_refused_unless_forced() {
     assert!(e.message().contains("--force"), "{}", e.message());
     let forced = y(&merge(&other, &ours, "homelab", true).unwrap());
     assert_eq!(forced["clusters"].as_sequence().unwrap().len(), 1);
-    assert_eq!(forced["clusters"][0]["cluster"]["server"], "https://192.168.10.50:6443");
-    assert!(matches!(merge("- a\n- b\n", &ours, "homelab", false), Err(MergeError::Invalid(_))));
+    assert_eq!(
+        forced["clusters"][0]["cluster"]["server"],
+        "https://192.168.10.50:6443"
+    );
+    assert!(matches!(
+        merge("- a\n- b\n", &ours, "homelab", false),
+        Err(MergeError::Invalid(_))
+    ));
 }

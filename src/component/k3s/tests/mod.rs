@@ -4,11 +4,11 @@
 pub(super) use crate::component::zot::tests::golden;
 
 mod config;
-mod fixture;
-mod registries;
-mod probe;
-mod preflight;
 mod describe;
+mod fixture;
 mod install;
 mod kube_vip;
 mod kubeconfig;
+mod preflight;
+mod probe;
+mod registries;

@@ -53,20 +53,34 @@ fn parses_the_recorded_output_of_this_machine() {
     let p = probe::parse(RECORDED);
     let names: Vec<&str> = p.interfaces.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["lo", "eth0", "fdybr0"]);
-    assert_eq!(p.interfaces[1].addrs, vec![(Ipv4Addr::new(192, 0, 2, 2), 24)]);
+    assert_eq!(
+        p.interfaces[1].addrs,
+        vec![(Ipv4Addr::new(192, 0, 2, 2), 24)]
+    );
     assert!(p.listeners.contains(&Listener {
         proto: Proto::Tcp,
         port: 5000,
         process: Some("docker-registry".into()),
     }));
     // A socket of another user's process without a name still counts as a listener.
-    assert!(p.listeners.iter().any(|l| l.port == 2024 && l.process.is_none()));
+    assert!(p
+        .listeners
+        .iter()
+        .any(|l| l.port == 2024 && l.process.is_none()));
     assert!(p.swaps.is_empty());
     assert!(p.modules.contains("overlay"), "{:?}", p.modules);
     assert!(p.vip_answers.is_empty());
-    assert_eq!((p.k3s_version.clone(), p.etcd_data, p.server_config.clone()), (None, false, None));
-    let (i, a) = p.interface_on_subnet_of(Ipv4Addr::new(10, 214, 0, 250)).unwrap();
-    assert_eq!((i.name.as_str(), a), ("fdybr0", Ipv4Addr::new(10, 214, 0, 1)));
+    assert_eq!(
+        (p.k3s_version.clone(), p.etcd_data, p.server_config.clone()),
+        (None, false, None)
+    );
+    let (i, a) = p
+        .interface_on_subnet_of(Ipv4Addr::new(10, 214, 0, 250))
+        .unwrap();
+    assert_eq!(
+        (i.name.as_str(), a),
+        ("fdybr0", Ipv4Addr::new(10, 214, 0, 1))
+    );
 }
 
 #[test]
@@ -75,27 +89,46 @@ fn parses_a_running_server() {
     let host0 = p.interface("host0").expect("the @ifN suffix is dropped");
     assert_eq!(host0.addrs.len(), 2);
     assert!(p.interface("flannel.1").is_some());
-    assert_eq!(p.listeners.iter().filter(|l| l.port == 22).count(), 1, "v4 and v6 sockets of one port are one listener");
+    assert_eq!(
+        p.listeners.iter().filter(|l| l.port == 22).count(),
+        1,
+        "v4 and v6 sockets of one port are one listener"
+    );
     let vx = p.listeners.iter().find(|l| l.proto == Proto::Udp).unwrap();
     assert_eq!((vx.port, vx.process.clone()), (8472, None));
     let api = p.listeners.iter().find(|l| l.port == 6443).unwrap();
     assert_eq!(api.process.as_deref(), Some("k3s-server"));
     assert_eq!(p.swaps, ["/dev/sda3"]);
     assert!(p.modules.contains("br_netfilter") && p.modules.contains("vxlan"));
-    assert_eq!(p.vip_answers.iter().copied().collect::<Vec<_>>(), [VipAnswer::Tcp, VipAnswer::Arp]);
-    assert_eq!(p.k3s_version.as_deref(), Some("k3s version v1.33.5+k3s1 (c5fa0a15)"));
+    assert_eq!(
+        p.vip_answers.iter().copied().collect::<Vec<_>>(),
+        [VipAnswer::Tcp, VipAnswer::Arp]
+    );
+    assert_eq!(
+        p.k3s_version.as_deref(),
+        Some("k3s version v1.33.5+k3s1 (c5fa0a15)")
+    );
     assert!(p.etcd_data);
     let cfg = p.server_config.as_deref().unwrap();
-    assert!(cfg.contains("cluster-cidr: 10.42.0.0/16") && !cfg.contains("token"), "{cfg}");
+    assert!(
+        cfg.contains("cluster-cidr: 10.42.0.0/16") && !cfg.contains("token"),
+        "{cfg}"
+    );
     // The VIP (a /32 held by kube-vip) is found as the host's own address.
     assert!(p.has_address(Ipv4Addr::new(192, 168, 10, 50)).is_some());
 }
 
 #[test]
 fn the_script_filters_the_config_keys_and_quotes_nothing_from_the_stack() {
-    let s = probe::script(Ipv4Addr::new(192, 168, 10, 50), &["overlay".into(), "x; rm -rf /".into()]);
+    let s = probe::script(
+        Ipv4Addr::new(192, 168, 10, 50),
+        &["overlay".into(), "x; rm -rf /".into()],
+    );
     assert!(s.contains("/dev/tcp/192.168.10.50/6443"));
-    assert!(s.contains("for m in overlay; do"), "module names that are not plain words are dropped: {s}");
+    assert!(
+        s.contains("for m in overlay; do"),
+        "module names that are not plain words are dropped: {s}"
+    );
     assert!(!s.contains("rm -rf"));
     assert!(s.contains("awk") && !s.contains("cat /etc/rancher/k3s/config.yaml"));
 }
