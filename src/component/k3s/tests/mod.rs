@@ -5,6 +5,7 @@ pub(super) use crate::component::zot::tests::golden;
 
 mod config;
 mod describe;
+mod docs;
 mod fixture;
 mod install;
 mod kube_vip;
