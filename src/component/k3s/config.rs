@@ -65,8 +65,8 @@ pub struct NodeNet {
     pub iface: Option<String>,
 }
 
-/// config.yaml, field order as written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// config.yaml, field order as written. `Debug` shows token fingerprints only.
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct NodeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +98,16 @@ pub struct NodeConfig {
     /// From `components.k3s.extra_args`.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl std::fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.clone();
+        shown.token = super::token::fingerprint(&self.token);
+        shown.agent_token = self.agent_token.as_deref().map(super::token::fingerprint);
+        // Serialized (not derived) so no field can slip past the redaction above.
+        f.write_str(&serde_yaml::to_string(&shown).unwrap_or_default())
+    }
 }
 
 /// `https://VIP:6443`: every joining node's `server`.

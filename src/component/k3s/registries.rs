@@ -48,6 +48,30 @@ impl std::fmt::Debug for MirrorSettings {
     }
 }
 
+impl MirrorSettings {
+    /// The settings for the stack's Zot (the first `zot` host), with the pull credentials the
+    /// Zot component holds (`None` when anonymous pulls are on). `None` without an enabled Zot.
+    pub fn from_stack(
+        stack: &crate::config::StackConfig,
+        credentials: Option<(String, String)>,
+    ) -> Option<MirrorSettings> {
+        let ep = crate::component::zot::endpoint(stack)?;
+        let z = stack.components.zot.as_ref()?;
+        let (username, password) = credentials
+            .map(|(u, p)| (Some(u), Some(p)))
+            .unwrap_or_default();
+        Some(MirrorSettings {
+            endpoint: ep.host_port,
+            plain_http: ep.plain_http,
+            ca_file: None,
+            username,
+            password,
+            insecure_skip_verify: false,
+            upstreams: z.upstreams.clone(),
+        })
+    }
+}
+
 /// Where the file goes on every node.
 pub const PATH: &str = "/etc/rancher/k3s/registries.yaml";
 

@@ -97,6 +97,11 @@ fn tokens_vip_and_init_by_role() {
         }
         assert_eq!(y["flannel-iface"], super::fixture::iface(&host));
         assert_eq!(y["kube-apiserver-arg"], "audit-log-maxage=30");
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains(&t.cluster) && !dbg.contains(&t.agent),
+            "Debug leaks a token: {dbg}"
+        );
         let f = c.file();
         assert_eq!(
             (f.path.as_str(), f.mode, f.secret),

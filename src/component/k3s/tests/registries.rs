@@ -137,3 +137,21 @@ fn registries_auth_and_tls_only_when_configured() {
         "{e}"
     );
 }
+
+#[test]
+fn settings_from_the_stack_follow_zot() {
+    let s = super::fixture::stack();
+    let m = MirrorSettings::from_stack(&s, Some(("admin".into(), "pw".into()))).unwrap();
+    assert_eq!(
+        (m.endpoint.as_str(), m.plain_http),
+        ("192.168.10.11:5000", true)
+    );
+    assert_eq!(m.upstreams, zot_defaults().upstreams);
+    assert_eq!(
+        (m.username.as_deref(), m.password.as_deref()),
+        (Some("admin"), Some("pw"))
+    );
+    let mut s = s;
+    s.components.zot = None;
+    assert!(MirrorSettings::from_stack(&s, None).is_none());
+}
