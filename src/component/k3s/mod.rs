@@ -21,7 +21,7 @@ pub use config::{node_config, NodeConfig, NodeNet};
 pub use describe::describe_offline;
 pub use install::{verify_bundle, K3sArch, VerifiedBundle};
 pub use preflight::{Finding, Outcome};
-pub use probe::HostProbe;
+pub use probe::{node_net, HostProbe};
 pub use registries::MirrorSettings;
 pub use roles::{resolve as resolve_roles, ClusterNode, NodeRole, CLUSTER_ROLES};
 pub use token::Tokens;

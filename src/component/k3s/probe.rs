@@ -101,6 +101,38 @@ impl HostProbe {
     }
 }
 
+/// The node's address and interface on the hosts' network, for config.yaml's `node-ip` and
+/// `flannel-iface`: the interface holding the stack's `address` when it is an IP found on the
+/// host, else the first address inside `network` (`network.cidr`). Multi-NIC hosts otherwise
+/// get the default-route NIC from K3s, which may be another network.
+pub fn node_net(
+    probe: &HostProbe,
+    stack_address: &str,
+    network: Option<crate::config::net::Ipv4Net>,
+) -> super::config::NodeNet {
+    let by_address = stack_address
+        .parse::<Ipv4Addr>()
+        .ok()
+        .and_then(|a| probe.has_address(a).map(|i| (i, a)));
+    let by_network = || {
+        let net = network?;
+        probe.interfaces.iter().find_map(|i| {
+            i.addrs
+                .iter()
+                // A /32 is kube-vip's VIP (`vip_subnet: 32`), never the node's own address.
+                .find(|(a, prefix)| net.contains(*a) && *prefix < 32)
+                .map(|(a, _)| (i, *a))
+        })
+    };
+    match by_address.or_else(by_network) {
+        Some((i, a)) => super::config::NodeNet {
+            node_ip: Some(a),
+            iface: Some(i.name.clone()),
+        },
+        None => super::config::NodeNet::default(),
+    }
+}
+
 fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
     if prefix == 0 {
         return true;

@@ -132,3 +132,27 @@ fn the_script_filters_the_config_keys_and_quotes_nothing_from_the_stack() {
     assert!(!s.contains("rm -rf"));
     assert!(s.contains("awk") && !s.contains("cat /etc/rancher/k3s/config.yaml"));
 }
+
+#[test]
+fn node_net_prefers_the_stack_address_then_the_network() {
+    use crate::config::net::Ipv4Net;
+    let p = probe::parse(SERVER);
+    let net = Ipv4Net::parse_cidr("192.168.10.0/24").ok();
+    let n = probe::node_net(&p, "192.168.10.11", net);
+    assert_eq!(
+        (n.node_ip, n.iface.as_deref()),
+        (Some(Ipv4Addr::new(192, 168, 10, 11)), Some("host0"))
+    );
+    // A DNS name in stack.yaml: the first address on network.cidr that is not the VIP (even
+    // when kube-vip's /32 is listed first).
+    let mut p2 = p.clone();
+    p2.interfaces[1].addrs.reverse();
+    let n = probe::node_net(&p2, "node-1.lan", net);
+    assert_eq!(
+        (n.node_ip, n.iface.as_deref()),
+        (Some(Ipv4Addr::new(192, 168, 10, 11)), Some("host0"))
+    );
+    // Nothing known: K3s picks (no node-ip, no flannel-iface).
+    let n = probe::node_net(&p, "node-1.lan", Ipv4Net::parse_cidr("10.99.0.0/16").ok());
+    assert_eq!(n, Default::default());
+}
