@@ -14,6 +14,7 @@ pub mod engine;
 mod engine_tests;
 pub mod files;
 pub mod host_prep;
+pub mod k3s;
 pub mod openbao;
 pub mod order;
 pub mod phase;
