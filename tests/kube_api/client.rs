@@ -615,3 +615,47 @@ async fn kubeconfig_file_cordon_and_deletes() {
     );
     assert!(missing.to_string().contains("nope"), "{missing}");
 }
+
+#[tokio::test]
+async fn a_failing_helm_install_job_shows_on_the_chart() {
+    let fake = FakeKube::start();
+    let crd = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/k8s-api-samples/06-crd-create.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap()["request"]["body"]
+        .clone();
+    fake.insert(crd);
+    fake.establish_crds();
+    fake.fail_job("kube-system", "helm-install-contour");
+    let kube = client(&fake).await;
+    let chart: DynamicObject = serde_json::from_value(json!({
+        "metadata": {"name": "contour", "namespace": "kube-system"},
+        "spec": {"repo": "https://projectcontour.github.io/helm-charts", "chart": "contour", "failurePolicy": "abort"}
+    }))
+    .unwrap();
+    kube.dynamic(&helm_chart_resource())
+        .apply(&chart, false)
+        .await
+        .unwrap();
+    let job = kube
+        .get_opt::<k8s_openapi::api::batch::v1::Job>(Some("kube-system"), "helm-install-contour")
+        .await
+        .unwrap()
+        .expect("install job");
+    let failed = job.status.unwrap().conditions.unwrap();
+    assert!(failed.iter().any(|c| c.type_ == "Failed"
+        && c.status == "True"
+        && c.reason.as_deref() == Some("BackoffLimitExceeded")));
+    let stored = kube
+        .dynamic(&helm_chart_resource())
+        .get_opt(Some("kube-system"), "contour")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.data["status"]["conditions"][1]["type"], "Failed");
+    assert_eq!(stored.data["status"]["conditions"][1]["status"], "True");
+}
