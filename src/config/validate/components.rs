@@ -63,7 +63,8 @@ fn check_roles_coverage(ck: &mut Checker<'_>, c: &StackConfig) {
     } else if cp_count % 2 == 0 {
         ck.warn(
             &p("hosts"),
-            format!("{cp_count} hosts are K3s servers (cluster-control-plane); with an even number etcd tolerates no more failures than with one fewer (use 1, 3 or 5)"),
+            // Only pinned servers can make the count even (the count rule keeps it odd).
+            format!("{cp_count} hosts have role cluster-control-plane; with an even number etcd tolerates no more failures than with one fewer (use 1, 3 or 5)"),
         );
     }
     let k3s_on = on(&c.components.k3s, |k| k.enabled);
@@ -505,7 +506,12 @@ mod tests {
             "roles: [openbao, zot, cluster-control-plane]",
             "roles: [openbao, zot]",
         );
-        let f = one(&fs, Warning, "hosts", "2 hosts are K3s servers");
+        let f = one(
+            &fs,
+            Warning,
+            "hosts",
+            "2 hosts have role cluster-control-plane",
+        );
         assert_eq!(f.line, Some(8));
         assert_eq!(fs.len(), 1, "{fs:#?}");
         let none = BASE
