@@ -506,7 +506,12 @@ mod tests {
             "roles: [openbao, zot, cluster-control-plane]",
             "roles: [openbao, zot]",
         );
-        let f = one(&fs, Warning, "hosts", "2 hosts have role cluster-control-plane");
+        let f = one(
+            &fs,
+            Warning,
+            "hosts",
+            "2 hosts have role cluster-control-plane",
+        );
         assert_eq!(f.line, Some(8));
         assert_eq!(fs.len(), 1, "{fs:#?}");
         let none = BASE
