@@ -8,6 +8,7 @@
 //! those steps.
 
 pub mod api;
+pub mod cluster_api;
 pub mod context;
 pub mod engine;
 #[cfg(test)]
