@@ -9,6 +9,7 @@ mod refs;
 
 use super::load::Loaded;
 use super::path::FieldPath;
+use super::shown::{one_line, tidy};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,10 +45,16 @@ impl Finding {
             (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
             _ => file.to_string(),
         };
+        // One finding is one line, whatever a value in it holds.
+        let message = one_line(&self.message);
         if self.path.is_empty() {
-            format!("{loc}: {}: {}", self.severity, self.message)
+            format!("{loc}: {}: {message}", self.severity)
         } else {
-            format!("{loc}: {}: {}: {}", self.severity, self.path, self.message)
+            format!(
+                "{loc}: {}: {}: {message}",
+                self.severity,
+                one_line(&self.path)
+            )
         }
     }
 }
@@ -66,7 +73,7 @@ impl<'a> Checker<'a> {
             path: path.to_string(),
             line: pos.map(|p| p.line),
             column: pos.map(|p| p.col),
-            message,
+            message: tidy(&message),
         });
     }
 
