@@ -11,6 +11,7 @@ pub mod mask;
 pub mod net;
 pub mod path;
 pub mod schema;
+pub mod service_file;
 pub mod shown;
 pub mod span;
 pub mod suggest;

@@ -3,9 +3,11 @@
 //! references, ...). Every finding names the field path and the position in the file.
 
 mod components;
+pub mod format;
 mod hosts;
 mod network;
 mod refs;
+mod values;
 
 use super::load::Loaded;
 use super::path::FieldPath;
@@ -109,6 +111,7 @@ pub fn validate(l: &Loaded) -> Vec<Finding> {
     hosts::check(&mut ck, net.as_ref());
     network::check_addresses(&mut ck, net.as_ref());
     components::check(&mut ck, net.as_ref());
+    values::check(&mut ck);
     ck.out
         .sort_by_key(|f| (f.line.unwrap_or(0), f.column.unwrap_or(0)));
     ck.out
