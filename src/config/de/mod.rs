@@ -18,7 +18,7 @@ use crate::config::shown::shown;
 use crate::config::tree::{Entry, Kind, Node, Pos, Style};
 use placeholder::Placeholder;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 /// Values (nodes) one deserialization may visit, aliases expanded. A real stack.yaml has a few
@@ -79,6 +79,8 @@ struct Ctx<'p> {
     patches: &'p Patches,
     nodes: Cell<usize>,
     bytes: Cell<usize>,
+    /// The outermost alias being expanded: where an over-budget error points.
+    alias: RefCell<Option<(Pos, FieldPath)>>,
 }
 
 impl Ctx<'_> {
@@ -86,6 +88,7 @@ impl Ctx<'_> {
         self.nodes.set(self.nodes.get() + nodes);
         self.bytes.set(self.bytes.get() + bytes);
         if self.nodes.get() > MAX_NODES || self.bytes.get() > MAX_BYTES {
+            let (at, path) = self.alias.borrow().clone().unwrap_or((at, path.clone()));
             return Err(DeError::new(
                 Problem::Fatal,
                 format!(
@@ -93,7 +96,7 @@ impl Ctx<'_> {
                     MAX_BYTES >> 20
                 ),
             )
-            .at(at, path));
+            .at(at, &path));
         }
         Ok(())
     }
@@ -105,6 +108,7 @@ pub(crate) fn from_node<T: DeserializeOwned>(root: &Node, patches: &Patches) -> 
         patches,
         nodes: Cell::new(0),
         bytes: Cell::new(0),
+        alias: RefCell::new(None),
     };
     value(
         PhantomSeed::<T>::default(),
@@ -142,16 +146,24 @@ fn value<'de, S: DeserializeSeed<'de>>(
         return seed.deserialize(Placeholder);
     }
     let mut node = node;
+    let outermost = matches!(node.kind, Kind::Alias(_)) && ctx.alias.borrow().is_none();
     while let Kind::Alias(target) = &node.kind {
         node = target;
     }
+    if outermost {
+        *ctx.alias.borrow_mut() = Some((at, path.clone()));
+    }
     ctx.spend(1, 0, at, &path)?;
-    seed.deserialize(NodeDe {
+    let r = seed.deserialize(NodeDe {
         node,
         at,
         path,
         ctx,
-    })
+    });
+    if outermost {
+        *ctx.alias.borrow_mut() = None;
+    }
+    r
 }
 
 /// Where to point for an entry's value: the value, or the key for an empty value or a
