@@ -531,6 +531,9 @@ fn help_lists_global_options_once_under_their_heading() {
     assert_eq!(text.matches("Global options:").count(), 1, "{text}");
     assert_eq!(text.matches("--config <PATH>").count(), 1, "{text}");
     let (own, global) = text.split_once("Global options:").unwrap();
-    assert!(own.contains("--check-hosts") && !own.contains("--config"), "{text}");
+    assert!(
+        own.contains("--check-hosts") && !own.contains("--config"),
+        "{text}"
+    );
     assert!(global.contains("--accept-new-host-keys"), "{text}");
 }

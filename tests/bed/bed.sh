@@ -248,7 +248,6 @@ mirror() {
 
 build_rootfs() {  # DIR
   local tmp=$1 t0
-  MIRROR=$(mirror)
   t0=$(now)
   log "debootstrap $SUITE (minbase + $ROOTFS_INCLUDE) from $MIRROR (log: $LOGS/debootstrap.log)"
   debootstrap --variant=minbase --include="$ROOTFS_INCLUDE" "$SUITE" "$tmp" "$MIRROR" \
@@ -281,6 +280,9 @@ ensure_rootfs() {
   mkdir -p "$CACHE"
   [ -e "$tmp" ] && safe_rm "$tmp"
   t0=$(now)
+  # Resolved here, not in build_rootfs: where the packages come from does not change the
+  # rootfs, so it stays out of rootfs_recipe's hash.
+  MIRROR=$(mirror)
   build_rootfs "$tmp"
   rm -f "$CACHE/rootfs.complete"
   [ -e "$ROOTFS" ] && safe_rm "$ROOTFS"
