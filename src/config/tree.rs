@@ -148,7 +148,7 @@ pub struct SyntaxError {
 /// one silently ignored would be a setting silently ignored.
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut b = Builder {
-        source_lines: source.lines().collect(),
+        chars: source.chars().collect(),
         stack: Vec::new(),
         root: None,
         anchors: HashMap::new(),
@@ -197,8 +197,8 @@ enum Frame {
     },
 }
 
-struct Builder<'a> {
-    source_lines: Vec<&'a str>,
+struct Builder {
+    chars: Vec<char>,
     stack: Vec<Frame>,
     root: Option<Node>,
     /// Anchor id → the anchored node, for aliases.
@@ -208,32 +208,28 @@ struct Builder<'a> {
     error: Option<SyntaxError>,
 }
 
-impl Builder<'_> {
-    fn char_at(&self, p: Pos) -> Option<char> {
-        self.source_lines
-            .get(p.line.checked_sub(1)?)?
-            .chars()
-            .nth(p.col - 1)
+impl Builder {
+    /// The character at a marker (by its character index: constant time, so a long line
+    /// of flow collections stays linear).
+    fn char_at(&self, m: Marker) -> Option<char> {
+        self.chars.get(m.index()).copied()
     }
 
-    /// The `-` at or before `p` on the same line with only blanks in between, else `p`.
-    fn dash_before(&self, p: Pos) -> Pos {
-        let Some(line) = p.line.checked_sub(1).and_then(|l| self.source_lines.get(l)) else {
-            return p;
-        };
-        let chars: Vec<char> = line.chars().collect();
-        let at = p.col.saturating_sub(1);
-        if chars.get(at) == Some(&'-') {
+    /// The `-` at or before `m` on the same line with only blanks in between, else `p` (the
+    /// position of `m`).
+    fn dash_before(&self, p: Pos, m: Marker) -> Pos {
+        let at = m.index();
+        if self.chars.get(at) == Some(&'-') {
             return p;
         }
-        let mut c = at.min(chars.len());
+        let mut c = at.min(self.chars.len());
         while c > 0 {
             c -= 1;
-            match chars[c] {
+            match self.chars[c] {
                 '-' => {
                     return Pos {
                         line: p.line,
-                        col: c + 1,
+                        col: p.col.saturating_sub(at - c).max(1),
                     }
                 }
                 ' ' | '\t' => continue,
@@ -294,7 +290,7 @@ impl Builder<'_> {
     }
 }
 
-impl MarkedEventReceiver for Builder<'_> {
+impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = Pos::from_marker(mark);
         if self.error.is_some() {
@@ -346,7 +342,7 @@ impl MarkedEventReceiver for Builder<'_> {
                 );
             }
             Event::MappingStart(anchor, _) => {
-                let flow = self.char_at(pos) == Some('{');
+                let flow = self.char_at(mark) == Some('{');
                 let node = Node {
                     pos,
                     end: None,
@@ -361,10 +357,14 @@ impl MarkedEventReceiver for Builder<'_> {
                 });
             }
             Event::SequenceStart(anchor, _) => {
-                let flow = self.char_at(pos) == Some('[');
+                let flow = self.char_at(mark) == Some('[');
                 // An indentless list (`key:\n- item`) starts at its first item's content; move
                 // back to the `-` so the list's indentation is right.
-                let pos = if flow { pos } else { self.dash_before(pos) };
+                let pos = if flow {
+                    pos
+                } else {
+                    self.dash_before(pos, mark)
+                };
                 let node = Node {
                     pos,
                     end: None,
