@@ -69,6 +69,37 @@ fi
 BUILD_PID=
 rm -f "$BUILD_LOG"
 
+# Short fuzz runs of the parsers of untrusted text (fuzz/, its own workspace; the long runs
+# and their figures are in docs/testing.md#fuzzing). cargo-fuzz needs nightly features:
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain build it. Its build is cached in fuzz/target.
+FUZZ_RUNS=${FOUNDRY_FUZZ_RUNS:-10000}
+fuzz_smoke() {
+  local t0 t
+  t0=$(date +%s)
+  if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    say "installing cargo-fuzz (crates.io)"
+    cargo install cargo-fuzz --locked || return 1
+  fi
+  say "fuzz smoke: building the targets"
+  # (`||` callers run this without errexit: every step checks its own status.)
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O) || return 1
+  for t in stack_yaml secret_ref foundryvars; do
+    say "fuzz smoke: $t, $FUZZ_RUNS executions"
+    # From the committed seeds only, in a fresh directory: a corpus grown by long runs would
+    # make the smoke slower every time.
+    rm -rf "fuzz/corpus/smoke-$t" && mkdir -p "fuzz/corpus/smoke-$t" && cp fuzz/seeds/"$t"/* "fuzz/corpus/smoke-$t/" \
+      || return 1
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" "corpus/smoke-$t" -- \
+      -runs="$FUZZ_RUNS" -timeout=10 -print_final_stats=1 2>&1 | tail -n 12) \
+      || { say "fuzz smoke: $t FAILED (crash input under fuzz/artifacts/$t/)"; return 1; }
+  done
+  say "fuzz smoke took $(( $(date +%s) - t0 ))s"
+}
+
 say "cargo test --all-targets --no-fail-fast $*"
 # --no-fail-fast: every test binary runs, so one failure does not hide the others
-cargo test --all-targets --no-fail-fast "$@"
+rc=0
+cargo test --all-targets --no-fail-fast "$@" || rc=$?
+# The fuzz smoke runs whatever the tests did; either failing fails the run.
+fuzz_smoke || { [ "$rc" != 0 ] || rc=1; }
+exit "$rc"

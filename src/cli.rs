@@ -12,10 +12,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The help heading of the flags every command takes: listed once, apart from the command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
     /// Stack file [default: ~/.foundry/stack.yaml]
-    #[arg(long, global = true, env = "FOUNDRY_CONFIG", value_name = "PATH")]
+    #[arg(long, global = true, env = "FOUNDRY_CONFIG", value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// Secret context: OpenBao KV paths and ~/.foundryvars entries live under this name
     #[arg(
@@ -23,23 +26,24 @@ pub struct GlobalOpts {
         global = true,
         env = "FOUNDRY_INSTANCE",
         default_value = "foundry-core",
-        value_name = "NAME"
+        value_name = "NAME",
+        help_heading = GLOBAL
     )]
     pub instance: String,
-    /// Output format
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    /// Output format: table for people, json or yaml for programs
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table, help_heading = GLOBAL)]
     pub output: OutputFormat,
     /// More detail (-v: each remote command; -vv: debug)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only errors and the final result
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
     /// Never prompt; fail where a prompt would be needed
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub yes: bool,
     /// Record host keys of hosts seen for the first time (a changed key is always refused)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub accept_new_host_keys: bool,
 }
 
@@ -80,6 +84,7 @@ pub enum Command {
     Openbao(OpenbaoCmd),
     /// Print a shell completion script
     Completion {
+        /// The shell to print the script for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -115,7 +120,7 @@ pub enum ComponentCmd {
     List,
     /// Status of one component on its hosts
     Status {
-        /// Component name (see `component list`)
+        /// Component name (see `foundry component list`)
         name: String,
         /// Only these hosts (repeatable)
         #[arg(long = "host", value_name = "HOST")]
@@ -123,9 +128,9 @@ pub enum ComponentCmd {
     },
     /// Install (or converge) one component
     Install {
-        /// Component name (see `component list`)
+        /// Component name (see `foundry component list`)
         name: String,
-        /// Show the plan, change nothing
+        /// Show what would change, change nothing
         #[arg(long)]
         dry_run: bool,
         /// Only these hosts (repeatable); the component's other hosts are not touched
@@ -134,7 +139,7 @@ pub enum ComponentCmd {
     },
     /// Remove one component from its hosts
     Uninstall {
-        /// Component name (see `component list`)
+        /// Component name (see `foundry component list`)
         name: String,
         /// Only these hosts (repeatable)
         #[arg(long = "host", value_name = "HOST")]
@@ -149,17 +154,28 @@ pub enum ConfigCmd {
     /// Print the stack file with secrets masked
     Show,
     /// Print one value by dotted path, e.g. components.k3s.version
-    Get { path: String },
+    Get {
+        /// Field path, e.g. hosts[0].address or components.k3s.version
+        path: String,
+    },
     /// Set one value by dotted path, keeping the rest of the file
-    Set { path: String, value: String },
+    Set {
+        /// Field path, e.g. hosts[0].address or components.k3s.version
+        path: String,
+        /// New value, read as YAML (quote it to force text)
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ConfigInitArgs {
+    /// Cluster name (RFC 1123 label), e.g. lab
     #[arg(long)]
     pub name: Option<String>,
+    /// Base DNS domain, e.g. home.example.com
     #[arg(long)]
     pub domain: Option<String>,
+    /// Free address in the hosts' network for the Kubernetes API (kube-vip)
     #[arg(long)]
     pub vip: Option<String>,
     /// Hosts' network, e.g. 192.168.10.0/24
@@ -168,6 +184,7 @@ pub struct ConfigInitArgs {
     /// First host: NAME=ADDRESS
     #[arg(long, value_name = "NAME=ADDRESS")]
     pub host: Option<String>,
+    /// SSH login user for the hosts [default: root]
     #[arg(long)]
     pub user: Option<String>,
     /// Overwrite an existing file
@@ -182,18 +199,28 @@ pub enum HostCmd {
     /// List hosts
     List,
     /// Remove a host from stack.yaml
-    Remove { name: String },
+    Remove {
+        /// The host's hostname in stack.yaml
+        name: String,
+    },
     /// Connect to hosts in parallel: sudo, OS, arch, init, runtime, disk
-    Test { names: Vec<String> },
+    Test {
+        /// Hostnames to test [default: every host]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct HostAddArgs {
+    /// Hostname (becomes the Kubernetes node name)
     pub name: String,
+    /// IP address or DNS name foundry connects to
     #[arg(long)]
     pub address: String,
+    /// SSH login user [default: ssh.user]
     #[arg(long)]
     pub user: Option<String>,
+    /// SSH port [default: 22]
     #[arg(long)]
     pub port: Option<u16>,
     /// Comma-separated: openbao, zot, cluster-control-plane, cluster-worker
@@ -211,27 +238,42 @@ pub struct HostAddArgs {
 #[derive(Debug, Subcommand)]
 pub enum SecretCmd {
     /// Print one secret value: PATH KEY
-    Get { path: String, key: String },
+    Get {
+        /// Secret path, e.g. hosts/node-1
+        path: String,
+        /// Key under the path, e.g. password
+        key: String,
+    },
     /// Store a secret: PATH KEY VALUE (VALUE "-" reads standard input)
     Set {
+        /// Secret path, e.g. hosts/node-1
         path: String,
+        /// Key under the path, e.g. password
         key: String,
+        /// The value, or - to read it from standard input (keeps it out of `ps` and history)
         value: String,
         /// Where to write: openbao (default when reachable) or file (~/.foundryvars)
         #[arg(long)]
         backend: Option<String>,
     },
     /// List secret paths and keys (never values)
-    List { prefix: Option<String> },
+    List {
+        /// Only paths starting with this
+        prefix: Option<String>,
+    },
     /// Generate a random secret and store it
     Generate {
+        /// Secret path, e.g. app/db
         path: String,
+        /// Key under the path, e.g. password
         key: String,
+        /// Number of characters
         #[arg(long, default_value_t = 32)]
         length: usize,
         /// alnum, hex, or a literal set of characters
         #[arg(long, default_value = "alnum")]
         alphabet: String,
+        /// Where to write: openbao (default when reachable) or file (~/.foundryvars)
         #[arg(long)]
         backend: Option<String>,
     },
@@ -243,4 +285,43 @@ pub enum OpenbaoCmd {
     Unseal,
     /// Initialized, sealed, version, health
     Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every option and positional argument of every command says what it is, and the global
+    /// flags sit under their own heading.
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if a.get_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+            if a.is_global_set() && a.get_help_heading() != Some(GLOBAL) {
+                missing.push(format!("{path} {id}: global flag outside \"{GLOBAL}\""));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            if sub.get_about().is_none() {
+                missing.push(format!("{path} {} (command)", sub.get_name()));
+            }
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help() {
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "foundry", &mut missing);
+        assert!(missing.is_empty(), "without a description: {missing:#?}");
+    }
 }

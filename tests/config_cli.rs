@@ -519,3 +519,21 @@ fn show_never_prints_secret_values() {
         out(&o)
     );
 }
+
+/// Issue 13 item 11: a subcommand's help lists its own options, then the global flags once
+/// under their own heading.
+#[test]
+fn help_lists_global_options_once_under_their_heading() {
+    let env = Env::new();
+    let o = env.run(&["stack", "validate", "--help"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let text = stdout(&o);
+    assert_eq!(text.matches("Global options:").count(), 1, "{text}");
+    assert_eq!(text.matches("--config <PATH>").count(), 1, "{text}");
+    let (own, global) = text.split_once("Global options:").unwrap();
+    assert!(
+        own.contains("--check-hosts") && !own.contains("--config"),
+        "{text}"
+    );
+    assert!(global.contains("--accept-new-host-keys"), "{text}");
+}

@@ -3,8 +3,9 @@
 //! 3 (Config) otherwise.
 
 use crate::cli::{GlobalOpts, OutputFormat};
-use crate::config::load::{load, ConfigError};
-use crate::config::validate::{count, validate, Finding, Severity};
+use crate::config::check::check;
+use crate::config::load::ConfigError;
+use crate::config::validate::{Finding, Severity};
 use crate::error::{fail, ExitClass};
 use serde::Serialize;
 
@@ -15,9 +16,16 @@ struct Report<'a> {
     errors: usize,
     warnings: usize,
     findings: &'a [Finding],
+    /// Findings left out of `findings` (past the cap).
+    #[serde(skip_serializing_if = "is_zero")]
+    omitted: usize,
     /// `--check-hosts`: one entry per host (`host`, `ok`, `message`).
     #[serde(skip_serializing_if = "Option::is_none")]
     hosts: Option<Vec<serde_json::Value>>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -27,25 +35,10 @@ fn plural(n: usize, word: &str) -> String {
 pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
     let path = g.config_path();
     let file = path.display().to_string();
-    let findings = match load(&path) {
-        Ok(l) => validate(&l),
-        // No file at all is not a finding inside one.
-        Err(e @ (ConfigError::Missing { .. } | ConfigError::Read { .. })) => {
-            return Err(e.into_anyhow())
-        }
-        Err(e) => {
-            let (p, line, column, message) = e.parts();
-            vec![Finding {
-                severity: Severity::Error,
-                path: p,
-                line,
-                column,
-                message,
-            }]
-        }
-    };
-    let errors = count(&findings, Severity::Error);
-    let warnings = count(&findings, Severity::Warning);
+    // Every schema and semantic problem in one run; only a missing/unreadable file is an error.
+    let checked = check(&path).map_err(ConfigError::into_anyhow)?;
+    let findings = checked.findings;
+    let (errors, warnings, omitted) = (checked.errors, checked.warnings, checked.omitted);
     // Hosts are checked only for a valid file; in JSON/YAML their results join the one report.
     let hosts = if check_hosts && errors == 0 {
         Some(check_hosts_reachable(g).await?)
@@ -63,6 +56,7 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
         errors,
         warnings,
         findings: &findings,
+        omitted,
         hosts,
     };
     match g.output {
@@ -74,6 +68,9 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
                     continue;
                 }
                 println!("{}", f.render(&file));
+            }
+            if omitted > 0 {
+                println!("{file}: … and {omitted} more (fix these and run again)");
             }
             if errors == 0 {
                 let w = if warnings == 0 {

@@ -57,7 +57,12 @@ impl UserService {
                     dirs.push(DirSpec::new(parent, 0o755, "root", "root"));
                 }
             }
-            files.push(FileSpec::new(path.clone(), content.clone(), 0o644));
+            // A mode from stack.yaml wins over the default.
+            files.push(FileSpec::new(
+                path.clone(),
+                content.content.clone(),
+                content.mode.unwrap_or(0o644),
+            ));
         }
         Ok(ServiceDesired {
             svc: ContainerService {

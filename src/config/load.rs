@@ -1,10 +1,14 @@
 //! Reading stack.yaml: YAML syntax, then the schema (serde, with the failing field's path), with
 //! every error pointing at `file:line:column` and saying what would be valid.
 
+use super::de::{self, DeError, Patches, Problem};
+use super::legacy;
 use super::locate::LocationIndex;
 use super::path::FieldPath;
 use super::schema::StackConfig;
-use super::suggest;
+use super::shown::{one_line, shown};
+use super::text;
+use super::tree::Node;
 use crate::error::{fail, ExitClass};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -163,10 +167,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Read and load a stack file.
-pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let source = match std::fs::read_to_string(path) {
-        Ok(s) => s,
+/// Read a stack file's text: UTF-8 with only the characters YAML allows, or a located error.
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ConfigError::Missing {
                 path: path.to_path_buf(),
@@ -179,6 +183,24 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             })
         }
     };
+    match text::decode(&bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(e) => Err(text_error(path, e)),
+    }
+}
+
+fn text_error(path: &Path, e: text::TextError) -> ConfigError {
+    ConfigError::Syntax {
+        file: path.to_path_buf(),
+        line: e.pos.line,
+        column: e.pos.col,
+        message: e.message,
+    }
+}
+
+/// Read and load a stack file.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let source = read(path)?;
     load_str(path, &source)
 }
 
@@ -187,9 +209,29 @@ pub fn load_cli(path: &Path) -> anyhow::Result<Loaded> {
     load(path).map_err(ConfigError::into_anyhow)
 }
 
-/// Load from text; `path` is only used in messages.
+/// Load from text; `path` is only used in messages. The first error only: `config::check`
+/// finds all of them.
 pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ConfigError> {
+    let index = parse(path, source)?;
+    let Some(root) = index.root() else {
+        return Err(empty(path));
+    };
+    let pass = schema_pass(path, root, 1);
+    match (pass.errors.into_iter().next(), pass.config) {
+        (Some(e), _) | (None, Err(e)) => Err(ConfigError::Schema(Box::new(e))),
+        (None, Ok(config)) => Ok(Loaded {
+            path: path.to_path_buf(),
+            source: source.to_string(),
+            config,
+            index,
+        }),
+    }
+}
+
+/// Characters, YAML syntax, and something in the file.
+pub(crate) fn parse(path: &Path, source: &str) -> Result<LocationIndex, ConfigError> {
     let file = path.to_path_buf();
+    text::check_chars(source).map_err(|e| text_error(path, e))?;
     let index = LocationIndex::build(source).map_err(|e| ConfigError::Syntax {
         file: file.clone(),
         line: e.pos.line,
@@ -197,47 +239,85 @@ pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ConfigError> {
         message: e.message,
     })?;
     if index.root().is_none() {
-        return Err(ConfigError::Schema(Box::new(SchemaError {
-            file,
-            line: None,
-            column: None,
-            path: FieldPath::root(),
-            kind: SchemaKind::Other,
-            message: "the file is empty".into(),
-            hint: "; it needs at least `cluster` and `hosts` (see stack.example.yaml)".into(),
-        })));
+        return Err(empty(path));
     }
-    let de = serde_yaml::Deserializer::from_str(source);
-    match serde_path_to_error::deserialize::<_, StackConfig>(de) {
-        Ok(config) => Ok(Loaded {
-            path: file,
-            source: source.to_string(),
-            config,
-            index,
-        }),
-        Err(e) => Err(schema_error(&file, &index, &e)),
+    Ok(index)
+}
+
+/// Nothing but comments and blank lines (or nothing at all).
+pub(crate) fn empty(path: &Path) -> ConfigError {
+    ConfigError::Schema(Box::new(SchemaError {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        path: FieldPath::root(),
+        kind: SchemaKind::Other,
+        message: "the file is empty".into(),
+        hint: "; it needs at least `cluster` and `hosts` (see stack.example.yaml)".into(),
+    }))
+}
+
+/// The schema errors of a parsed file, up to `limit`, and the config with the wrong parts
+/// replaced by placeholders (`Err` with the last error when there was no way past it).
+pub(crate) struct SchemaPass {
+    pub errors: Vec<SchemaError>,
+    pub config: Result<StackConfig, SchemaError>,
+    pub patches: Patches,
+}
+
+pub(crate) fn schema_pass(path: &Path, root: &Node, limit: usize) -> SchemaPass {
+    let mut patches = Patches::default();
+    let mut errors = Vec::new();
+    loop {
+        match de::from_node::<StackConfig>(root, &patches) {
+            Ok(config) => {
+                return SchemaPass {
+                    errors,
+                    config: Ok(config),
+                    patches,
+                }
+            }
+            Err(e) => {
+                let se = schema_error(path, &e);
+                errors.push(se.clone());
+                if errors.len() >= limit || !patches.step_around(&e) {
+                    return SchemaPass {
+                        errors,
+                        config: Err(se),
+                        patches,
+                    };
+                }
+            }
+        }
     }
 }
 
-fn schema_error(
-    file: &Path,
-    index: &LocationIndex,
-    e: &serde_path_to_error::Error<serde_yaml::Error>,
-) -> ConfigError {
-    let path = FieldPath::from_serde(e.path());
-    let inner = e.inner();
-    let message = bare_message(inner, e.path());
-    let (kind, message, hint) = explain(&message);
-    let pos = match kind {
-        SchemaKind::UnknownField => index.locate_key(&path),
-        _ => index.locate_path(&path),
+fn schema_error(file: &Path, e: &DeError) -> SchemaError {
+    let (pos, path) = e.at.clone().unwrap_or((
+        crate::config::tree::Pos { line: 0, col: 0 },
+        FieldPath::root(),
+    ));
+    let (line, column) = if pos.line == 0 {
+        (None, None)
+    } else {
+        (Some(pos.line), Some(pos.col))
     };
-    let (line, column) = match (pos, inner.location()) {
-        (Some(p), _) => (Some(p.line), Some(p.col)),
-        (None, Some(l)) => (Some(l.line()), Some(l.column())),
-        (None, None) => (None, None),
+    let kind = match e.problem {
+        Problem::UnknownField => SchemaKind::UnknownField,
+        Problem::UnknownValue => SchemaKind::UnknownValue,
+        _ => SchemaKind::Other,
     };
-    ConfigError::Schema(Box::new(SchemaError {
+    let (message, hint) = match (&kind, legacy::explain(&path)) {
+        (SchemaKind::UnknownField, Some(why)) => (
+            format!(
+                "{} is not a field here",
+                shown(path.last_key().unwrap_or(""))
+            ),
+            format!(": {why}"),
+        ),
+        _ => (one_line(&e.message), one_line(&e.hint)),
+    };
+    SchemaError {
         file: file.to_path_buf(),
         line,
         column,
@@ -245,69 +325,7 @@ fn schema_error(
         kind,
         message,
         hint,
-    }))
-}
-
-/// serde_yaml's message without its own `path: ` prefix and ` at line L column C` suffix.
-fn bare_message(inner: &serde_yaml::Error, path: &serde_path_to_error::Path) -> String {
-    let mut m = inner.to_string();
-    if let Some(l) = inner.location() {
-        let suffix = format!(" at line {} column {}", l.line(), l.column());
-        if let Some(s) = m.strip_suffix(&suffix) {
-            m = s.to_string();
-        }
     }
-    // serde_yaml prefixes the path it knows (the parent, for an unknown field).
-    let full = path.to_string();
-    if let Some((pre, rest)) = m.split_once(": ") {
-        if full.starts_with(pre) && !pre.contains(' ') {
-            m = rest.to_string();
-        }
-    }
-    m
-}
-
-/// The names between backticks after "expected" in a serde message.
-fn expected_names(msg: &str) -> Vec<&str> {
-    let Some(i) = msg.find("expected") else {
-        return Vec::new();
-    };
-    msg[i..].split('`').skip(1).step_by(2).collect()
-}
-
-fn first_quoted(msg: &str) -> Option<&str> {
-    msg.split('`').nth(1)
-}
-
-/// Turn serde's message into (kind, message, hint) with a suggestion and the valid values.
-fn explain(msg: &str) -> (SchemaKind, String, String) {
-    for (prefix, kind, what) in [
-        ("unknown field", SchemaKind::UnknownField, "valid fields"),
-        ("unknown variant", SchemaKind::UnknownValue, "valid values"),
-    ] {
-        if msg.starts_with(prefix) {
-            let bad = first_quoted(msg).unwrap_or("");
-            let valid = expected_names(msg);
-            let shown = if kind == SchemaKind::UnknownField {
-                format!("unknown field `{bad}`")
-            } else {
-                format!("unknown value `{bad}`")
-            };
-            let mut hint = suggest::hint(bad, valid.iter().copied());
-            if valid.is_empty() {
-                hint.push_str("; this mapping takes no fields");
-            } else {
-                hint.push_str(&format!(" ({what}: {})", valid.join(", ")));
-            }
-            return (kind, shown, hint);
-        }
-    }
-    let friendly = msg
-        .replace("expected u16", "expected a whole number from 0 to 65535")
-        .replace("expected u8", "expected a whole number from 0 to 255")
-        .replace("expected u64", "expected a whole number")
-        .replace("expected usize", "expected a whole number");
-    (SchemaKind::Other, friendly, String::new())
 }
 
 #[cfg(test)]

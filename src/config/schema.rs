@@ -4,6 +4,7 @@
 //! Any string may hold a secret reference `${secret:PATH:KEY}`; such values are resolved by
 //! `secrets::resolve_config` before use and masked by `config show`.
 
+pub use super::service_file::ServiceFile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -501,9 +502,10 @@ pub struct ServiceConfig {
     /// `host-path:container-path[:ro]`
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
-    /// Files written on the host before start (path → content); a change restarts the service.
+    /// Files written on the host before start (path → content, or path → `{content, mode}`);
+    /// a change restarts the service.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub files: BTreeMap<String, String>,
+    pub files: BTreeMap<String, ServiceFile>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

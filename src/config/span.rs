@@ -172,6 +172,7 @@ pub fn scalar_span(
         value,
         style,
         decorated,
+        ..
     } = &node.kind
     else {
         return None;

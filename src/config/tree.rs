@@ -2,11 +2,17 @@
 //! yaml-rust2's marked event parser (serde_yaml keeps no positions). Used to point findings at
 //! a line and column (`locate`) and to edit the file in place (`edit`).
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use std::collections::HashMap;
+use std::sync::Arc;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+/// Deeper nesting than this is refused while parsing: no stack.yaml needs it, and every walk
+/// over the tree (and dropping it) recurses.
+pub const MAX_DEPTH: usize = 64;
+
 /// A position in the source: line and column, both 1-based, column counted in characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
     pub line: usize,
     pub col: usize,
@@ -50,10 +56,14 @@ pub enum Kind {
         style: Style,
         /// Carries an anchor (`&a`) or a tag (`!!str`): the position is not where the text starts.
         decorated: bool,
+        /// The tag, if any, with the standard `tag:yaml.org,2002:` prefix written as `!!`.
+        tag: Option<String>,
     },
     Map(Vec<Entry>),
     Seq(Vec<Node>),
-    Alias,
+    /// `*name`: the anchored node it stands for (shared, not copied: expanding aliases is the
+    /// deserializer's job, under a budget).
+    Alias(Arc<Node>),
 }
 
 #[derive(Debug, Clone)]
@@ -134,64 +144,92 @@ pub struct SyntaxError {
 }
 
 /// Parse the first document of `source`. `Ok(None)` for an empty document.
+/// More than one document (a second `---`) is an error: stack.yaml is one document, and a second
+/// one silently ignored would be a setting silently ignored.
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut b = Builder {
-        source_lines: source.lines().collect(),
+        chars: source.chars().collect(),
         stack: Vec::new(),
         root: None,
+        anchors: HashMap::new(),
+        documents: 0,
+        error: None,
     };
+    // Events are pulled one by one rather than through `Parser::load`, which recurses per
+    // nesting level: the depth limit must stop the parse before the stack grows.
     let mut parser = Parser::new_from_str(source);
-    parser.load(&mut b, false).map_err(|e| SyntaxError {
-        pos: Pos::from_marker(*e.marker()),
-        message: e.info().to_string(),
-    })?;
-    Ok(b.root)
+    while b.error.is_none() {
+        let (ev, mark) = parser.next_token().map_err(|e| SyntaxError {
+            pos: Pos::from_marker(*e.marker()),
+            message: e.info().to_string(),
+        })?;
+        if ev == Event::StreamEnd {
+            break;
+        }
+        b.on_event(ev, mark);
+    }
+    match b.error {
+        Some(e) => Err(e),
+        None => Ok(b.root),
+    }
+}
+
+/// `!!str` for the standard tags, else handle + suffix as written.
+fn tag_name(t: &Tag) -> String {
+    if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" {
+        format!("!!{}", t.suffix)
+    } else {
+        format!("{}{}", t.handle, t.suffix)
+    }
 }
 
 enum Frame {
     Map {
         node: Node,
+        anchor: usize,
         entries: Vec<Entry>,
         pending_key: Option<(String, Pos, Style)>,
     },
     Seq {
         node: Node,
+        anchor: usize,
         items: Vec<Node>,
     },
 }
 
-struct Builder<'a> {
-    source_lines: Vec<&'a str>,
+struct Builder {
+    chars: Vec<char>,
     stack: Vec<Frame>,
     root: Option<Node>,
+    /// Anchor id → the anchored node, for aliases.
+    anchors: HashMap<usize, Arc<Node>>,
+    documents: usize,
+    /// The first problem the parser itself does not report; later events are ignored.
+    error: Option<SyntaxError>,
 }
 
-impl Builder<'_> {
-    fn char_at(&self, p: Pos) -> Option<char> {
-        self.source_lines
-            .get(p.line.checked_sub(1)?)?
-            .chars()
-            .nth(p.col - 1)
+impl Builder {
+    /// The character at a marker (by its character index: constant time, so a long line
+    /// of flow collections stays linear).
+    fn char_at(&self, m: Marker) -> Option<char> {
+        self.chars.get(m.index()).copied()
     }
 
-    /// The `-` at or before `p` on the same line with only blanks in between, else `p`.
-    fn dash_before(&self, p: Pos) -> Pos {
-        let Some(line) = p.line.checked_sub(1).and_then(|l| self.source_lines.get(l)) else {
-            return p;
-        };
-        let chars: Vec<char> = line.chars().collect();
-        let at = p.col.saturating_sub(1);
-        if chars.get(at) == Some(&'-') {
+    /// The `-` at or before `m` on the same line with only blanks in between, else `p` (the
+    /// position of `m`).
+    fn dash_before(&self, p: Pos, m: Marker) -> Pos {
+        let at = m.index();
+        if self.chars.get(at) == Some(&'-') {
             return p;
         }
-        let mut c = at.min(chars.len());
+        let mut c = at.min(self.chars.len());
         while c > 0 {
             c -= 1;
-            match chars[c] {
+            match self.chars[c] {
                 '-' => {
                     return Pos {
                         line: p.line,
-                        col: c + 1,
+                        col: p.col.saturating_sub(at - c).max(1),
                     }
                 }
                 ' ' | '\t' => continue,
@@ -199,6 +237,19 @@ impl Builder<'_> {
             }
         }
         p
+    }
+
+    /// Remember an anchored node for the aliases that follow.
+    fn anchor(&mut self, id: usize, node: &Node) {
+        if id != 0 {
+            self.anchors.insert(id, Arc::new(node.clone()));
+        }
+    }
+
+    fn refuse(&mut self, pos: Pos, message: String) {
+        if self.error.is_none() {
+            self.error = Some(SyntaxError { pos, message });
+        }
     }
 
     /// Attach a finished node (or a key scalar) to the innermost open collection.
@@ -214,6 +265,7 @@ impl Builder<'_> {
                 node: map,
                 entries,
                 pending_key,
+                ..
             }) => match pending_key.take() {
                 None => {
                     // This node is a key.
@@ -238,10 +290,22 @@ impl Builder<'_> {
     }
 }
 
-impl MarkedEventReceiver for Builder<'_> {
+impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = Pos::from_marker(mark);
+        if self.error.is_some() {
+            return;
+        }
         match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.refuse(
+                        pos,
+                        "a second YAML document starts here; stack.yaml holds exactly one (remove this `---` and what follows, or merge it into the first)".into(),
+                    );
+                }
+            }
             Event::Scalar(value, style, anchor, tag) => {
                 let node = Node {
                     pos,
@@ -251,18 +315,34 @@ impl MarkedEventReceiver for Builder<'_> {
                         value,
                         style: style.into(),
                         decorated: anchor != 0 || tag.is_some(),
+                        tag: tag.as_ref().map(tag_name),
                     },
                 };
+                self.anchor(anchor, &node);
                 self.push_node(node);
             }
-            Event::Alias(_) => self.push_node(Node {
-                pos,
-                end: None,
-                flow: false,
-                kind: Kind::Alias,
-            }),
-            Event::MappingStart(..) => {
-                let flow = self.char_at(pos) == Some('{');
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(target) => self.push_node(Node {
+                    pos,
+                    end: None,
+                    flow: false,
+                    kind: Kind::Alias(target),
+                }),
+                // The parser rejects unknown anchors itself; an alias of a node still open
+                // (`&a [*a]`) would be a cycle.
+                None => self.refuse(
+                    pos,
+                    "this alias refers to a node that contains it (a cycle)".into(),
+                ),
+            },
+            Event::MappingStart(..) | Event::SequenceStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.refuse(
+                    pos,
+                    format!("nesting deeper than {MAX_DEPTH} levels; stack.yaml never needs that"),
+                );
+            }
+            Event::MappingStart(anchor, _) => {
+                let flow = self.char_at(mark) == Some('{');
                 let node = Node {
                     pos,
                     end: None,
@@ -271,15 +351,20 @@ impl MarkedEventReceiver for Builder<'_> {
                 };
                 self.stack.push(Frame::Map {
                     node,
+                    anchor,
                     entries: Vec::new(),
                     pending_key: None,
                 });
             }
-            Event::SequenceStart(..) => {
-                let flow = self.char_at(pos) == Some('[');
+            Event::SequenceStart(anchor, _) => {
+                let flow = self.char_at(mark) == Some('[');
                 // An indentless list (`key:\n- item`) starts at its first item's content; move
                 // back to the `-` so the list's indentation is right.
-                let pos = if flow { pos } else { self.dash_before(pos) };
+                let pos = if flow {
+                    pos
+                } else {
+                    self.dash_before(pos, mark)
+                };
                 let node = Node {
                     pos,
                     end: None,
@@ -288,27 +373,38 @@ impl MarkedEventReceiver for Builder<'_> {
                 };
                 self.stack.push(Frame::Seq {
                     node,
+                    anchor,
                     items: Vec::new(),
                 });
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map {
-                    mut node, entries, ..
+                    mut node,
+                    anchor,
+                    entries,
+                    ..
                 }) = self.stack.pop()
                 {
                     if node.flow {
                         node.end = Some(pos);
                     }
                     node.kind = Kind::Map(entries);
+                    self.anchor(anchor, &node);
                     self.push_node(node);
                 }
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { mut node, items }) = self.stack.pop() {
+                if let Some(Frame::Seq {
+                    mut node,
+                    anchor,
+                    items,
+                }) = self.stack.pop()
+                {
                     if node.flow {
                         node.end = Some(pos);
                     }
                     node.kind = Kind::Seq(items);
+                    self.anchor(anchor, &node);
                     self.push_node(node);
                 }
             }
@@ -357,6 +453,31 @@ mod tests {
             root.get("a").unwrap().value.get("b").unwrap().value.pos,
             Pos { line: 3, col: 5 }
         );
+    }
+
+    #[test]
+    fn aliases_tags_depth_and_documents() {
+        let root = parse("a: &x {k: v}\nb: *x\nc: !!str 8200\n")
+            .unwrap()
+            .unwrap();
+        match &root.get("b").unwrap().value.kind {
+            Kind::Alias(t) => assert_eq!(t.get("k").unwrap().value.as_scalar(), Some("v")),
+            k => panic!("{k:?}"),
+        }
+        match &root.get("c").unwrap().value.kind {
+            Kind::Scalar { tag, .. } => assert_eq!(tag.as_deref(), Some("!!str")),
+            k => panic!("{k:?}"),
+        }
+        let deep = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        let e = parse(&deep).unwrap_err();
+        assert!(e.message.contains("nesting deeper"), "{}", e.message);
+        assert_eq!(e.pos.line, 1);
+        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.pos.line, 2, "{}", e.message);
     }
 
     #[test]

@@ -48,7 +48,7 @@ NET=10.214.0
 BR=fdybr0
 REG_ADDR=$NET.1:5000
 SUITE=bookworm
-MIRROR=${FOUNDRY_BED_MIRROR:-http://deb.debian.org/debian}
+MIRROR=${FOUNDRY_BED_MIRROR:-}                # default: this machine's own apt mirror (machine_mirror)
 MEM_LIMIT=${FOUNDRY_BED_MEM:-2G}           # memory.limit_in_bytes per host (cgroup v1)
 PIDS_MAX=${FOUNDRY_BED_PIDS:-4096}         # pids.max per host
 BOOT_TIMEOUT=${FOUNDRY_BED_BOOT_TIMEOUT:-120}
@@ -208,6 +208,44 @@ rootfs_ok() {
     && [ "$(cut -d' ' -f1 "$CACHE/rootfs.complete")" = "$(rootfs_recipe)" ]
 }
 
+# The Debian mirror this machine's apt uses for $SUITE (not the security archive): the first
+# enabled deb822 stanza in /etc/apt/sources.list.d/*.sources, else the first `deb` line of
+# /etc/apt/sources.list (and its .d/*.list). No mirror name is written here on purpose.
+machine_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    uri=$(awk -v suite="$SUITE" '
+      function flush() {
+        if (types ~ /(^| )deb( |$)/ && enabled != "no" && uris != "" && (" " suites " ") ~ (" " suite "[ -]") \
+            && (" " suites " ") !~ / [^ ]*-security /) { split(uris, u, " "); print u[1]; found = 1; exit }
+        types = ""; uris = ""; suites = ""; enabled = ""
+      }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      { key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "")
+        if (key == "types") types = $0; else if (key == "uris") uris = $0
+        else if (key == "suites") suites = $0; else if (key == "enabled") enabled = tolower($0) }
+      END { if (!found) flush() }' "$f")
+    [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    uri=$(awk -v suite="$SUITE" '
+      $1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+        if ($(i + 1) == suite || $(i + 1) == suite "-updates") { print $i; exit } }' "$f")
+    [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  done
+  return 1
+}
+
+mirror() {
+  if [ -z "$MIRROR" ]; then
+    MIRROR=$(machine_mirror) \
+      || die "no Debian $SUITE mirror in this machine's apt sources (/etc/apt/sources.list.d/*.sources, /etc/apt/sources.list); set FOUNDRY_BED_MIRROR=http://YOUR-MIRROR/debian"
+  fi
+  echo "$MIRROR"
+}
+
 build_rootfs() {  # DIR
   local tmp=$1 t0
   t0=$(now)
@@ -242,6 +280,9 @@ ensure_rootfs() {
   mkdir -p "$CACHE"
   [ -e "$tmp" ] && safe_rm "$tmp"
   t0=$(now)
+  # Resolved here, not in build_rootfs: where the packages come from does not change the
+  # rootfs, so it stays out of rootfs_recipe's hash.
+  MIRROR=$(mirror)
   build_rootfs "$tmp"
   rm -f "$CACHE/rootfs.complete"
   [ -e "$ROOTFS" ] && safe_rm "$ROOTFS"

@@ -89,7 +89,7 @@ fn replace(src: &str, lm: &LineMap, root: &Node, found: &Found<'_>, text: &str) 
                 found.node.pos.line
             )));
         }
-        Kind::Alias => {
+        Kind::Alias(_) => {
             return Err(err(format!(
                 "{path} is an alias (*name) at line {}; edit the file by hand",
                 found.node.pos.line

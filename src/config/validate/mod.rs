@@ -3,12 +3,15 @@
 //! references, ...). Every finding names the field path and the position in the file.
 
 mod components;
+pub mod format;
 mod hosts;
 mod network;
 mod refs;
+mod values;
 
 use super::load::Loaded;
 use super::path::FieldPath;
+use super::shown::{one_line, tidy};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,10 +47,16 @@ impl Finding {
             (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
             _ => file.to_string(),
         };
+        // One finding is one line, whatever a value in it holds.
+        let message = one_line(&self.message);
         if self.path.is_empty() {
-            format!("{loc}: {}: {}", self.severity, self.message)
+            format!("{loc}: {}: {message}", self.severity)
         } else {
-            format!("{loc}: {}: {}: {}", self.severity, self.path, self.message)
+            format!(
+                "{loc}: {}: {}: {message}",
+                self.severity,
+                one_line(&self.path)
+            )
         }
     }
 }
@@ -66,7 +75,7 @@ impl<'a> Checker<'a> {
             path: path.to_string(),
             line: pos.map(|p| p.line),
             column: pos.map(|p| p.col),
-            message,
+            message: tidy(&message),
         });
     }
 
@@ -102,6 +111,7 @@ pub fn validate(l: &Loaded) -> Vec<Finding> {
     hosts::check(&mut ck, net.as_ref());
     network::check_addresses(&mut ck, net.as_ref());
     components::check(&mut ck, net.as_ref());
+    values::check(&mut ck);
     ck.out
         .sort_by_key(|f| (f.line.unwrap_or(0), f.column.unwrap_or(0)));
     ck.out

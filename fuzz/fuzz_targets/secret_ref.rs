@@ -1,0 +1,11 @@
+//! The `${secret:PATH:KEY}` reference parser on arbitrary text: no panic, no hang.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = foundry::secrets::reference::find_refs(s);
+        let _ = foundry::secrets::reference::mentions_ref(s);
+    }
+});
