@@ -18,3 +18,4 @@ pub mod paths;
 pub mod run;
 pub mod secrets;
 pub mod ssh;
+pub mod truenas;
