@@ -6,6 +6,7 @@ mod components;
 mod hosts;
 mod network;
 mod refs;
+mod storage;
 
 use super::load::Loaded;
 use super::path::FieldPath;
@@ -102,6 +103,7 @@ pub fn validate(l: &Loaded) -> Vec<Finding> {
     hosts::check(&mut ck, net.as_ref());
     network::check_addresses(&mut ck, net.as_ref());
     components::check(&mut ck, net.as_ref());
+    storage::check(&mut ck);
     ck.out
         .sort_by_key(|f| (f.line.unwrap_or(0), f.column.unwrap_or(0)));
     ck.out
