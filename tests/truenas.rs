@@ -134,10 +134,15 @@ fn plain_http_and_ws_urls_are_refused_before_any_key_is_sent() {
 fn the_fake_revokes_a_key_sent_over_plain_ws() {
     let fake = FakeTruenas::start();
     rt().block_on(async {
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/api/current", fake.port))
-                .await
-                .unwrap();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", fake.port))
+            .await
+            .unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(
+            format!("ws://127.0.0.1:{}/api/current", fake.port),
+            tcp,
+        )
+        .await
+        .unwrap();
         use futures::{SinkExt, StreamExt};
         let req = json!({"jsonrpc":"2.0","id":1,"method":"auth.login_ex","params":[{"mechanism":"API_KEY_PLAIN","username":USER,"api_key":API_KEY}]});
         ws.send(tokio_tungstenite::tungstenite::Message::text(req.to_string()))
@@ -494,13 +499,14 @@ fn storage_list_shows_datasets_with_their_shares() {
     let fake = FakeTruenas::start();
     let src = stack_for(&fake);
     converge(&fake, &src);
+    fake.reset_calls();
     let home = Home::new(&src);
     let out = home.foundry(&["storage", "list", "-o", "json"], None);
     assert_eq!(out.code, 0, "{out:?}");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let ds = v["datasets"].as_array().unwrap();
     let vol = ds.iter().find(|d| d["name"] == "tank/k8s/volumes").unwrap();
-    assert_eq!(vol["nfs"]["networks"], json!(["10.0.0.0/24"]));
+    assert_eq!(vol["nfs"][0]["networks"], json!(["10.0.0.0/24"]));
     assert_eq!(vol["quota"], json!(10u64 << 30));
     let table = home.foundry(&["storage", "list"], None);
     assert_eq!(table.code, 0, "{table:?}");

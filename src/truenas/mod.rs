@@ -14,6 +14,7 @@ mod endpoint;
 mod error;
 mod nfs;
 mod plan;
+pub mod selftest;
 pub mod size;
 mod system;
 mod tls;

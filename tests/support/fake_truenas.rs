@@ -242,7 +242,7 @@ async fn serve(tcp: TcpStream, acceptor: tokio_rustls::TlsAcceptor, state: Arc<M
 }
 
 /// Read one HTTP request head; serve `/api/versions`, or upgrade `/api/current` to a WebSocket.
-async fn http<S: AsyncRead + AsyncWrite + Unpin>(
+async fn http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     mut s: S,
     transport: Transport,
     state: Arc<Mutex<State>>,
@@ -305,21 +305,31 @@ async fn http<S: AsyncRead + AsyncWrite + Unpin>(
     session(ws, transport, state).await;
 }
 
-/// One WebSocket session: requests answered in order.
-async fn session<S: AsyncRead + AsyncWrite + Unpin>(
-    mut ws: WebSocketStream<S>,
+/// One WebSocket session. Requests are handled in order; a slow answer is sent later from its
+/// own task, so later calls are not held up (the real middleware runs calls concurrently).
+async fn session<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    ws: WebSocketStream<S>,
     transport: Transport,
     state: Arc<Mutex<State>>,
 ) {
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if sink.send(m).await.is_err() {
+                break;
+            }
+        }
+    });
     let mut logged_in = false;
-    while let Some(Ok(msg)) = ws.next().await {
+    while let Some(Ok(msg)) = stream.next().await {
         let text = match msg {
             Message::Text(t) => t.to_string(),
             Message::Binary(_) => {
-                let _ = ws.close(None).await;
-                return;
+                let _ = tx.send(Message::Close(None));
+                break;
             }
-            Message::Close(_) => return,
+            Message::Close(_) => break,
             _ => continue,
         };
         let (reply, delay, drop_now) = {
@@ -332,17 +342,27 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             (out.reply, delay, out.drop_connection)
         };
         if drop_now {
-            return; // the TCP connection goes away with no answer and no close frame
+            // The TCP connection goes away with no answer and no close frame.
+            writer.abort();
+            return;
         }
-        if let Some(d) = delay {
-            tokio::time::sleep(d).await;
-        }
-        if let Some(r) = reply {
-            if ws.send(Message::text(r.to_string())).await.is_err() {
-                return;
+        let Some(r) = reply else { continue };
+        let m = Message::text(r.to_string());
+        match delay {
+            Some(d) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(d).await;
+                    let _ = tx.send(m);
+                });
+            }
+            None => {
+                let _ = tx.send(m);
             }
         }
     }
+    drop(tx);
+    let _ = writer.await;
 }
 
 // ---- JSON-RPC ------------------------------------------------------------------------------
@@ -910,7 +930,7 @@ fn share_checks(st: &State, pre: &str, s: &Value, own_id: Option<i64>) -> Result
         }
     }
     if s["maproot_group"].as_str().is_some_and(|g| !g.is_empty())
-        && !s["maproot_user"].as_str().is_some_and(|u| !u.is_empty())
+        && s["maproot_user"].as_str().is_none_or(|u| u.is_empty())
     {
         return Err(validation(
             &format!("{pre}.maproot_user"),
