@@ -514,3 +514,75 @@ fn storage_list_shows_datasets_with_their_shares() {
     assert!(table.stdout.contains("10.0.0.0/24"), "{table:?}");
     assert_eq!(fake.mutating_calls(), Vec::<String>::new());
 }
+
+const BARE_STACK: &str = "\
+# my lab
+cluster: {name: lab, domain: lab.example.com, vip: 10.0.0.50}
+network: {cidr: 10.0.0.0/24}   # hosts' LAN
+hosts:
+  - {hostname: n1, address: 10.0.0.11, roles: [openbao]}
+";
+
+#[test]
+fn storage_configure_checks_the_key_creates_the_base_dataset_and_writes_only_a_reference() {
+    let fake = FakeTruenas::start();
+    let home = Home::new(BARE_STACK);
+    std::fs::remove_file(home.dir.path().join(".foundryvars")).unwrap();
+    let url = fake.url();
+    let args = [
+        "storage",
+        "configure",
+        "--url",
+        &url,
+        "--user",
+        USER,
+        "--api-key-stdin",
+        "--tls-fingerprint",
+        &fake.fingerprint,
+        "--pool",
+        "tank",
+    ];
+    // A wrong key: refused, nothing written.
+    let out = home.foundry(&args, Some("7-notTheKeyAtAll\n"));
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("AUTH_ERR"), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(home.dir.path().join(".foundry/stack.yaml")).unwrap(),
+        BARE_STACK
+    );
+
+    let out = home.foundry(&args, Some(&format!("{API_KEY}\n")));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("created dataset tank/foundry"),
+        "{out:?}"
+    );
+    let stack = std::fs::read_to_string(home.dir.path().join(".foundry/stack.yaml")).unwrap();
+    assert!(stack.starts_with("# my lab\n"), "{stack}");
+    assert!(stack.contains("# hosts' LAN"), "{stack}");
+    assert!(
+        stack.contains("api_key: ${secret:truenas:api_key}"),
+        "{stack}"
+    );
+    assert!(stack.contains(&fake.fingerprint), "{stack}");
+    assert!(!stack.contains(API_KEY), "{stack}");
+    let vars = std::fs::read_to_string(home.dir.path().join(".foundryvars")).unwrap();
+    assert!(
+        vars.contains(&format!("foundry-core/truenas:api_key={API_KEY}")),
+        "{vars}"
+    );
+    assert!(fake.dataset_names().contains(&"tank/foundry".to_string()));
+    assert!(!out.stdout.contains(API_KEY) && !out.stderr.contains(API_KEY));
+
+    // Again: nothing to create, nothing to write; the written stack works for `storage test`.
+    let out = home.foundry(&args, Some(&format!("{API_KEY}\n")));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("dataset tank/foundry exists"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("already has these settings"), "{out:?}");
+    assert_eq!(fake.count("pool.dataset.create"), 1);
+    let out = home.foundry(&["storage", "test"], None);
+    assert_eq!(out.code, 0, "{out:?}");
+}
