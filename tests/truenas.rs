@@ -394,6 +394,19 @@ impl Home {
     }
 
     fn foundry(&self, args: &[&str], stdin: Option<&str>) -> Out {
+        Self::finish(self.spawn(args, stdin))
+    }
+
+    fn finish(child: std::process::Child) -> Out {
+        let out = child.wait_with_output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    fn spawn(&self, args: &[&str], stdin: Option<&str>) -> std::process::Child {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_foundry"));
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -421,12 +434,7 @@ impl Home {
                 .write_all(input.as_bytes())
                 .unwrap();
         }
-        let out = child.wait_with_output().unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        }
+        child
     }
 
     fn logs(&self) -> String {
@@ -479,6 +487,30 @@ fn storage_test_reconnects_and_deletes_when_the_connection_drops_after_the_creat
     assert!(out.stdout.contains("reconnect"), "{out:?}");
     assert_eq!(temp_datasets(&fake), Vec::<String>::new(), "{out:?}");
     assert_eq!(fake.count("auth.login_ex"), 2, "{out:?}");
+}
+
+#[test]
+fn storage_test_cleans_up_when_interrupted_during_the_create() {
+    let fake = FakeTruenas::start();
+    // The create takes 2 s to answer; Ctrl-C (SIGINT) arrives while it is on its way.
+    fake.hooks(|h| h.slow = Some(("pool.dataset.create".into(), Duration::from_secs(2))));
+    let home = Home::new(&stack_for(&fake));
+    let child = home.spawn(&["storage", "test"], None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fake.count("pool.dataset.create") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no create within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = Home::finish(child);
+    assert_eq!(out.code, 130, "{out:?}");
+    assert!(out.stdout.contains("delete"), "{out:?}");
+    assert_eq!(temp_datasets(&fake), Vec::<String>::new(), "{out:?}");
+    assert_eq!(fake.count("pool.dataset.delete"), 1, "{out:?}");
 }
 
 #[test]

@@ -77,6 +77,22 @@ pub async fn read_live(client: &Client, pool: &str) -> anyhow::Result<Live> {
     })
 }
 
+/// A logged-in client for the stack's `storage.truenas` (secrets already resolved), or None
+/// when the stack has no TrueNAS. Errors are exit-classed and scrubbed.
+pub async fn connect_for(
+    stack: &StackConfig,
+    log: crate::run::log::RunLogHandle,
+) -> anyhow::Result<Option<Arc<Client>>> {
+    let Some(t) = &stack.storage.truenas else {
+        return Ok(None);
+    };
+    let settings = super::client::Settings::from_config(t)?;
+    let client = Client::connect(settings, log)
+        .await
+        .map_err(|e| super::error::to_failure(e.into()))?;
+    Ok(Some(Arc::new(client)))
+}
+
 /// The storage steps for `stack`: read TrueNAS (queries only), compare with `storage.truenas`,
 /// one API step per change. Empty when TrueNAS already matches (or the stack has no TrueNAS).
 pub async fn plan(stack: &StackConfig, client: Arc<Client>) -> anyhow::Result<Vec<Step>> {

@@ -20,7 +20,7 @@ mod system;
 mod tls;
 mod version;
 
-pub use actions::{plan, read_live, StorageAction};
+pub use actions::{connect_for, plan, read_live, StorageAction};
 pub use client::{Client, Settings};
 pub use datasets::{Dataset, DatasetKind};
 pub use desired::{desired, Desired, DesiredDataset, DesiredShare};
