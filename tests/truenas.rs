@@ -476,6 +476,26 @@ fn storage_test_reports_each_step_and_cleans_up() {
 }
 
 #[test]
+fn storage_test_removes_leftovers_of_a_killed_run_but_nothing_else() {
+    let fake = FakeTruenas::start();
+    fake.add_dataset_with_comment(
+        "tank/foundry-test-0badf00d",
+        "temporary: foundry storage test",
+    );
+    // Same prefix, but not marked by foundry: someone's own dataset.
+    fake.add_dataset_with_comment("tank/foundry-test-mine", "my data");
+    let home = Home::new(&stack_for(&fake));
+    let out = home.foundry(&["storage", "test"], None);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("delete leftover tank/foundry-test-0badf00d"),
+        "{out:?}"
+    );
+    assert_eq!(temp_datasets(&fake), ["tank/foundry-test-mine"]);
+}
+
+#[test]
 fn storage_test_reconnects_and_deletes_when_the_connection_drops_after_the_create() {
     let fake = FakeTruenas::start();
     fake.hooks(|h| h.drop_after_create = Some(1));

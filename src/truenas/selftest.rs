@@ -69,10 +69,15 @@ impl Recorder<'_> {
     }
 }
 
+/// The comment that marks foundry's temporary datasets (and only those are ever removed as
+/// leftovers of an earlier, killed run).
+const MARK: &str = "temporary: foundry storage test";
+const PREFIX: &str = "foundry-test-";
+
 /// A name no one else uses: `<pool>/foundry-test-<8 hex>`.
 fn temp_name(pool: &str) -> String {
     let n: u32 = rand::random();
-    format!("{pool}/foundry-test-{n:08x}")
+    format!("{pool}/{PREFIX}{n:08x}")
 }
 
 /// Run the test. `interrupted` is checked before the create (a Ctrl-C after it still cleans up).
@@ -180,6 +185,25 @@ pub async fn run(
         }
     }
 
+    // Leftovers of a run that was killed (SIGKILL, power loss) before it could clean up.
+    let t = Instant::now();
+    if let Ok(all) = client.datasets(pool).await {
+        let prefix = format!("{pool}/{PREFIX}");
+        for d in all
+            .iter()
+            .filter(|d| d.id.starts_with(&prefix) && d.comments.as_deref() == Some(MARK))
+        {
+            match client.delete_dataset(&d.id, false).await {
+                Ok(_) => rec.ok(
+                    format!("delete leftover {}", d.id),
+                    "from an earlier interrupted test",
+                    t,
+                ),
+                Err(e) => rec.failed(format!("delete leftover {}", d.id), e, t),
+            }
+        }
+    }
+
     let name = temp_name(pool);
     if interrupted.load(Ordering::SeqCst) {
         rec.push(
@@ -195,7 +219,7 @@ pub async fn run(
     }
     let t = Instant::now();
     let created = client
-        .create_dataset(json!({"name": name, "type": "FILESYSTEM", "comments": "temporary: foundry storage test"}))
+        .create_dataset(json!({"name": name, "type": "FILESYSTEM", "comments": MARK}))
         .await;
     let mut lost = false;
     match created {

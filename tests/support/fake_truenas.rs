@@ -1000,6 +1000,14 @@ impl FakeTruenas {
         })
     }
 
+    /// A dataset with a comment (e.g. a leftover of an earlier run).
+    pub fn add_dataset_with_comment(&self, name: &str, comment: &str) {
+        self.with(|s| {
+            s.datasets
+                .insert(name.to_string(), fake_dataset(comment, 0));
+        })
+    }
+
     pub fn share_paths(&self) -> Vec<String> {
         self.with(|s| {
             s.shares
