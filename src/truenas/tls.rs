@@ -116,12 +116,15 @@ pub fn client_config(trust: &Trust) -> Result<(Arc<ClientConfig>, Seen), String>
         provider: provider.clone(),
         seen: seen.clone(),
     };
-    let cfg = ClientConfig::builder_with_provider(provider)
+    let mut cfg = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
+    // The WebSocket upgrade is an HTTP/1.1 request: a server that would pick HTTP/2 by ALPN
+    // (TrueNAS' nginx can) must not be offered it.
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((Arc::new(cfg), seen))
 }
 
