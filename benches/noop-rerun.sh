@@ -16,8 +16,12 @@ STATE=${FOUNDRY_BED_DIR:-/var/tmp/foundry-bed}
 NAMES=(bench-1 bench-2 bench-3)
 IDX=(241 242 243)
 
-cargo build --release -q
-BIN=$PWD/target/release/foundry
+if [ -z "${FOUNDRY_BIN:-}" ]; then
+  cargo build --release -q
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/foundry
+else
+  BIN=$FOUNDRY_BIN   # measure another build with the same hosts and stack
+fi
 bash "$BED" prepare >&2
 IMG=$(bash "$BED" image-busybox)
 

@@ -117,15 +117,32 @@ pub enum ComponentCmd {
     /// All components: dependencies, target roles, where installed
     List,
     /// Status of one component on its hosts
-    Status { name: String },
+    Status {
+        /// Component name (see `component list`)
+        name: String,
+        /// Only these hosts (repeatable)
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+    },
     /// Install (or converge) one component
     Install {
+        /// Component name (see `component list`)
         name: String,
+        /// Show the plan, change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Only these hosts (repeatable); the component's other hosts are not touched
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
     },
     /// Remove one component from its hosts
-    Uninstall { name: String },
+    Uninstall {
+        /// Component name (see `component list`)
+        name: String,
+        /// Only these hosts (repeatable)
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

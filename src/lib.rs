@@ -15,6 +15,7 @@ pub mod k3s;
 pub mod openbao;
 pub mod output;
 pub mod paths;
+pub mod redact;
 pub mod run;
 pub mod secrets;
 pub mod ssh;

@@ -14,10 +14,7 @@ fn main() {
         Err(err) => {
             let class = error::class_of(&err);
             // {:#} prints the context chain on one line; scrub in case user data slipped in.
-            eprintln!(
-                "error: {}",
-                foundry::secrets::redact::scrub(&format!("{err:#}"))
-            );
+            eprintln!("error: {}", foundry::redact::scrub(&format!("{err:#}")));
             std::process::exit(class.code());
         }
     }

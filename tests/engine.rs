@@ -287,3 +287,76 @@ fn a_second_run_is_locked_out_and_ctrl_c_starts_no_new_step() {
     sb.foundry(&["--config", &cfg, "stack", "install"]).ok();
     assert_eq!(http_get(&h.ip, 8088), "interrupted\n");
 }
+
+/// `component install NAME --host HOST` runs the component's phases on that host only: the
+/// other host is not even connected to (no line of the run log names it), and it has no unit
+/// afterwards. An unknown `--host` is refused before anything runs.
+#[test]
+fn a_host_filter_touches_only_that_host() {
+    let b = bed();
+    let _ = b.busybox_image();
+    let hosts: Vec<TestHost> = (0..2).map(|_| b.host("flt")).collect();
+    let refs: Vec<&TestHost> = hosts.iter().collect();
+    let sb = Sandbox::new();
+    for h in &hosts {
+        sb.trust(h);
+    }
+    let cfg = sb.write("stack.yaml", &stack_yaml(&refs, "only here"));
+    let cfg = cfg.to_str().unwrap();
+    let (other, target) = (&hosts[0], &hosts[1]);
+
+    let r = sb.foundry(&[
+        "--config",
+        cfg,
+        "component",
+        "install",
+        "service/web",
+        "--host",
+        &target.name,
+    ]);
+    r.ok();
+    assert_eq!(http_get(&target.ip, 8088), "only here\n");
+    assert!(!other
+        .ssh("test -e /etc/systemd/system/web.service")
+        .status
+        .success());
+    let log = std::fs::read_to_string(newest_log(&sb)).unwrap();
+    let execs: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"exec\""))
+        .collect();
+    assert!(!execs.is_empty());
+    let on = |h: &TestHost| format!("\"host\":\"{}\"", h.name);
+    assert!(execs.iter().all(|l| l.contains(&on(target))), "{log}");
+    assert!(
+        !log.contains(&on(other)),
+        "the other host was contacted:\n{log}"
+    );
+    assert!(!mutating_execs(&newest_log(&sb)).is_empty());
+
+    // Again: nothing to do there.
+    let r = sb.foundry(&[
+        "--config",
+        cfg,
+        "component",
+        "install",
+        "service/web",
+        "--host",
+        &target.name,
+    ]);
+    r.ok();
+    assert!(r.stdout.contains("No changes."), "{r}");
+    assert!(mutating_execs(&newest_log(&sb)).is_empty());
+
+    let r = sb.foundry(&[
+        "--config",
+        cfg,
+        "component",
+        "install",
+        "service/web",
+        "--host",
+        "nosuch",
+    ]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("--host nosuch: no such host"), "{r}");
+}

@@ -8,8 +8,10 @@
 
 mod support;
 
+use foundry::component::context::{NoHosts, RunOptions};
+use foundry::component::openbao::finalize;
 use foundry::component::openbao::Openbao;
-use foundry::component::{Component, StackCtx};
+use foundry::component::{Component, RunCtx};
 use foundry::config::StackConfig;
 use foundry::openbao::bootstrap::{unseal_with, wait_ready};
 use foundry::openbao::client::Client;
@@ -199,7 +201,7 @@ async fn store_round_trip_merges_keys_and_lists() {
     assert!(fresh && v.len() == 24 && v.chars().all(|c| c.is_ascii_alphanumeric()));
     let (again, fresh2) = s.get_or_generate("zot", "admin", 24).await.unwrap();
     assert_eq!((again.as_str(), fresh2), (v.as_str(), false));
-    assert!(foundry::secrets::redact::scrub(&v).contains("***"));
+    assert!(foundry::redact::scrub(&v).contains("***"));
 
     let where_ = secret_cmd::generate(&s, "hosts/node-1", "token", 16, "hex")
         .await
@@ -335,15 +337,14 @@ async fn not_initialised_is_its_own_error() {
     );
 }
 
-fn ctx(stack: StackConfig, instance: &str, log: RunLogHandle, dry_run: bool) -> StackCtx {
-    StackCtx {
-        stack: Arc::new(stack),
-        instance: instance.to_string(),
-        hosts: vec![],
-        dry_run,
-        log,
-        assume_yes: true,
-    }
+/// A run context over `stack` that connects to no host: the OpenBao phases are API-only.
+fn ctx(stack: StackConfig, instance: &str, log: RunLogHandle, dry_run: bool) -> Arc<RunCtx> {
+    RunCtx::for_stack(
+        &stack,
+        Arc::new(NoHosts),
+        RunOptions::quiet(instance, log, dry_run),
+    )
+    .unwrap()
 }
 
 /// (http lines, mutating http lines) in a run log.
@@ -385,8 +386,7 @@ async fn finalize_initialises_unseals_and_is_idempotent() {
 
     // Plan: read-only.
     let log = RunLog::create(logs.path(), "plan").unwrap();
-    let lines = Openbao
-        .finalize(&ctx(stack.clone(), inst, log.clone(), true))
+    let lines = finalize::run(&ctx(stack.clone(), inst, log.clone(), true), true)
         .await
         .unwrap();
     assert!(
@@ -402,8 +402,7 @@ async fn finalize_initialises_unseals_and_is_idempotent() {
 
     // Install.
     let log = RunLog::create(logs.path(), "install").unwrap();
-    let lines = Openbao
-        .finalize(&ctx(stack.clone(), inst, log.clone(), false))
+    let lines = finalize::run(&ctx(stack.clone(), inst, log.clone(), false), false)
         .await
         .unwrap();
     let joined = lines.join("\n");
@@ -445,8 +444,7 @@ async fn finalize_initialises_unseals_and_is_idempotent() {
 
     // Re-run: nothing to do, nothing mutating.
     let log2 = RunLog::create(logs.path(), "rerun").unwrap();
-    let lines = Openbao
-        .finalize(&ctx(stack.clone(), inst, log2.clone(), false))
+    let lines = finalize::run(&ctx(stack.clone(), inst, log2.clone(), false), false)
         .await
         .unwrap();
     assert!(lines.is_empty(), "{lines:?}");
@@ -456,7 +454,9 @@ async fn finalize_initialises_unseals_and_is_idempotent() {
     // Restart: sealed; the status row says so; the stored keys unseal it; data intact.
     b.stop();
     b.start();
-    let rows = Openbao.stack_status(&stack, inst).await;
+    let rows = Openbao
+        .stack_status(&ctx(stack.clone(), inst, RunLog::disabled(), true))
+        .await;
     assert_eq!(rows.len(), 1);
     assert!(
         !rows[0].1.healthy && rows[0].1.message.contains("sealed"),
@@ -470,7 +470,13 @@ async fn finalize_initialises_unseals_and_is_idempotent() {
     wait_ready(&cl, Duration::from_secs(30), false)
         .await
         .unwrap();
-    assert!(Openbao.stack_status(&stack, inst).await[0].1.healthy);
+    assert!(
+        Openbao
+            .stack_status(&ctx(stack.clone(), inst, RunLog::disabled(), true))
+            .await[0]
+            .1
+            .healthy
+    );
     assert_eq!(
         store.get("db", "password").await.unwrap().as_deref(),
         Some("survives-restart")
@@ -964,7 +970,7 @@ fn two_hosts_form_one_raft_cluster() {
 /// chain reports (naming where it looked), a sealed server is a backend error (no fallback).
 #[tokio::test]
 async fn resolver_backend_hits_misses_and_fails() {
-    use foundry::secrets::openbao::OpenbaoResolver;
+    use foundry::openbao::resolver::{LazyStore, OpenbaoResolver};
     use foundry::secrets::{Chain, ResolveError, SecretRef};
     env();
     let b = Bao::dev("root-token-resolver");
@@ -973,7 +979,9 @@ async fn resolver_backend_hits_misses_and_fails() {
         .await
         .unwrap();
     let mut chain = Chain::empty();
-    chain.push(Box::new(OpenbaoResolver::new(b.store("inst-r"))));
+    chain.push(Box::new(OpenbaoResolver::new(LazyStore::opened(
+        b.store("inst-r"),
+    ))));
     let hit = SecretRef::new("truenas", "api_key").unwrap();
     assert_eq!(
         chain.resolve("inst-r", &hit).await.unwrap(),
@@ -1179,5 +1187,34 @@ fn host_add_keeps_the_new_key_in_openbao() {
     assert!(
         !seen.contains("BEGIN OPENSSH PRIVATE KEY"),
         "the private key leaked"
+    );
+
+    // OpenBao sealed while a host's `ssh_key` lives in it: the commands that do not need that
+    // key still work — `openbao status` reports sealed (7, not a configuration error), `openbao
+    // unseal` unseals with the stored keys, the offline plan needs nothing — and then the key
+    // resolves again.
+    bao.ssh_ok("systemctl restart openbao");
+    let t0 = Instant::now();
+    let st = loop {
+        let st = sb.foundry(&["openbao", "status"]);
+        if st.code == 7 || t0.elapsed() > Duration::from_secs(60) {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(st.code, 7, "sealed, and said so: {st}");
+    assert!(
+        st.stdout.contains("sealed") || st.stdout.contains("true"),
+        "{st}"
+    );
+    let plan = sb.foundry(&["stack", "plan", "--offline"]);
+    plan.ok();
+    let un = sb.foundry_env(&["openbao", "unseal"], FILE_KEYRING);
+    un.ok();
+    assert!(un.stdout.contains("unsealed"), "{un}");
+    let t = sb.foundry_env(&["host", "test", "nc", "-o", "json"], FILE_KEYRING);
+    assert!(
+        t.stdout.contains("carol"),
+        "the key from OpenBao logs in again after unseal: {t}"
     );
 }

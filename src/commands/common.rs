@@ -2,18 +2,19 @@
 //! run log, SSH pool, engine).
 
 use crate::cli::GlobalOpts;
-use crate::component::engine::Engine;
+use crate::component::context::{HostFilter, RunOptions};
+use crate::component::RunCtx;
 use crate::config::load::{self, Loaded};
 use crate::config::validate::{self, Severity};
 use crate::config::StackConfig;
 use crate::error::{fail, ExitClass};
+use crate::openbao::resolver::{LazyStore, OpenbaoResolver};
 use crate::openbao::SecretStore;
 use crate::run::lock::{self, StackLock};
 use crate::run::log::{RunLog, RunLogHandle};
 use crate::run::progress::Progress;
-use crate::secrets::openbao::OpenbaoResolver;
 use crate::secrets::resolve::resolve_config;
-use crate::secrets::resolver::Chain;
+use crate::secrets::{standard_chain, Chain};
 use crate::ssh::{Pool, SshOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,22 +50,23 @@ pub fn load_raw(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
     Ok(load_checked(g)?.config)
 }
 
-/// The resolver chain: environment, ~/.foundryvars, then the stack's OpenBao when it exists
-/// (an `openbao` host or `components.openbao.address`, and a stored token).
-pub async fn chain_for(stack: Option<&StackConfig>, instance: &str) -> anyhow::Result<Chain> {
-    let mut chain = Chain::standard();
+/// The resolver chain: environment, ~/.foundryvars, then the stack's OpenBao when it has one
+/// (opened only when a lookup reaches it).
+pub fn chain_for(stack: Option<&StackConfig>, instance: &str) -> Chain {
+    let mut chain = standard_chain();
     if let Some(stack) = stack {
-        if let Some(r) = OpenbaoResolver::for_stack(stack, instance, RunLog::disabled()).await? {
-            chain.push(Box::new(r));
+        let store = LazyStore::new(Arc::new(stack.clone()), instance, RunLog::disabled());
+        if store.configured() {
+            chain.push(Box::new(OpenbaoResolver::new(store)));
         }
     }
-    Ok(chain)
+    chain
 }
 
 /// The chain for commands that may run without a stack file (secret get/set).
 pub async fn chain(g: &GlobalOpts) -> anyhow::Result<Chain> {
     let stack = load::load(&g.config_path()).ok().map(|l| l.config);
-    chain_for(stack.as_ref(), &g.instance).await
+    Ok(chain_for(stack.as_ref(), &g.instance))
 }
 
 /// The stack's OpenBao secret store, when the stack has one and a token is stored.
@@ -86,49 +88,100 @@ pub async fn openbao_store(g: &GlobalOpts) -> anyhow::Result<Option<SecretStore>
 /// host commands, which must work on a stack that is still being written.
 pub async fn load_resolved_unchecked(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
     let loaded = load::load_cli(&g.config_path())?;
-    let chain = chain_for(Some(&loaded.config), &g.instance).await?;
+    let chain = chain_for(Some(&loaded.config), &g.instance);
     resolve_config(&loaded, &chain, &g.instance).await
 }
 
-/// Load stack.yaml, validate it, and resolve every secret reference through the chain.
-pub async fn load_resolved(g: &GlobalOpts) -> anyhow::Result<StackConfig> {
-    let loaded = load_checked(g)?;
-    let chain = chain_for(Some(&loaded.config), &g.instance).await?;
-    resolve_config(&loaded, &chain, &g.instance).await
+/// What kind of run a command sets up.
+pub struct RunKind<'a> {
+    /// Names the run log (`stack-install`, `component-status`, ...).
+    pub command: &'a str,
+    /// Takes the stack lock and handles Ctrl-C gracefully.
+    pub mutating: bool,
+    pub dry_run: bool,
+    /// Only these hosts (`--host`); empty: all.
+    pub hosts: &'a [String],
+}
+
+impl<'a> RunKind<'a> {
+    /// A read-only run over every host (status, listings, checks).
+    pub fn read(command: &'a str) -> RunKind<'a> {
+        RunKind {
+            command,
+            mutating: false,
+            dry_run: true,
+            hosts: &[],
+        }
+    }
 }
 
 pub struct RunSetup {
-    pub engine: Arc<Engine>,
+    pub ctx: Arc<RunCtx>,
     pub log: RunLogHandle,
     _lock: Option<StackLock>,
 }
 
-/// Set up a run: `mutating` runs take the stack lock; every run gets a run log.
-pub async fn setup(g: &GlobalOpts, command: &str, mutating: bool) -> anyhow::Result<RunSetup> {
-    let stack = Arc::new(load_resolved(g).await?);
-    let lock = if mutating {
-        Some(lock::acquire(&g.config_path(), command)?)
+/// Set up a run: load and validate stack.yaml (references stay unresolved until a phase needs
+/// them), take the stack lock for mutating runs, open the run log, and build the run context.
+pub async fn setup(g: &GlobalOpts, kind: RunKind<'_>) -> anyhow::Result<RunSetup> {
+    let loaded = load_checked(g)?;
+    for h in kind.hosts {
+        if loaded.config.host(h).is_none() {
+            let known: Vec<&str> = loaded
+                .config
+                .hosts
+                .iter()
+                .map(|h| h.hostname.as_str())
+                .collect();
+            return Err(fail(
+                ExitClass::Usage,
+                format!(
+                    "--host {h}: no such host in {} (hosts: {})",
+                    g.config_path().display(),
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    let lock = if kind.mutating {
+        Some(lock::acquire(&g.config_path(), kind.command)?)
     } else {
         None
     };
-    let log = RunLog::create(&crate::paths::logs_dir(), command)?;
+    let log = RunLog::create(&crate::paths::logs_dir(), kind.command)?;
     log.event(
         None,
         "start",
-        serde_json::json!({ "command": command, "config": g.config_path() }),
+        serde_json::json!({ "command": kind.command, "config": g.config_path(), "hosts": kind.hosts }),
     );
     let opts = SshOptions::standard(
         g.accept_new_host_keys,
-        Duration::from_secs(stack.ssh.connect_timeout),
+        Duration::from_secs(loaded.config.ssh.connect_timeout),
     );
-    let pool = Pool::new(opts, log.clone(), stack.ssh.parallel);
-    let progress = Progress::new(g);
-    let engine = Engine::new(stack, &g.instance, pool, log.clone(), progress, g.yes);
-    if mutating {
+    let pool = Pool::new(opts, log.clone(), loaded.config.ssh.parallel);
+    let filter = if kind.hosts.is_empty() {
+        HostFilter::all()
+    } else {
+        HostFilter::only(kind.hosts.iter().cloned())
+    };
+    let ctx = RunCtx::new(
+        loaded,
+        standard_chain(),
+        pool,
+        RunOptions {
+            instance: g.instance.clone(),
+            dry_run: kind.dry_run,
+            assume_yes: g.yes,
+            filter,
+            log: log.clone(),
+            progress: Progress::new(g),
+        },
+    );
+    if kind.mutating {
         crate::run::interrupt::install();
     }
     Ok(RunSetup {
-        engine,
+        ctx,
         log,
         _lock: lock,
     })

@@ -1,8 +1,9 @@
 //! `foundry component list|status|install|uninstall`.
 
+use super::common::RunKind;
 use super::{common, stack};
 use crate::cli::{ComponentCmd, GlobalOpts};
-use crate::component::engine::Mode;
+use crate::component::engine::{self, Mode};
 use crate::component::{registry, targets};
 use crate::error::{fail, ExitClass};
 use crate::output;
@@ -11,26 +12,31 @@ use std::time::Instant;
 pub async fn run(g: &GlobalOpts, cmd: ComponentCmd) -> anyhow::Result<i32> {
     match cmd {
         ComponentCmd::List => list(g).await,
-        ComponentCmd::Status { name } => status(g, &name).await,
-        ComponentCmd::Install { name, dry_run } => {
-            one(g, &name, if dry_run { Mode::Plan } else { Mode::Apply }).await
+        ComponentCmd::Status { name, hosts } => status(g, &name, &hosts).await,
+        ComponentCmd::Install {
+            name,
+            dry_run,
+            hosts,
+        } => {
+            let mode = if dry_run { Mode::Plan } else { Mode::Apply };
+            one(g, &name, mode, &hosts).await
         }
-        ComponentCmd::Uninstall { name } => one(g, &name, Mode::Uninstall).await,
+        ComponentCmd::Uninstall { name, hosts } => one(g, &name, Mode::Uninstall, &hosts).await,
     }
 }
 
 /// Name, dependencies, target roles, enabled, and where it is installed (asks the hosts; an
 /// unreachable host shows as `?host`).
 async fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
-    let setup = common::setup(g, "component-list", false).await?;
-    let eng = setup.engine.clone();
+    let setup = common::setup(g, RunKind::read("component-list")).await?;
+    let ctx = setup.ctx.clone();
     let mut rows = Vec::new();
     let mut doc = Vec::new();
-    for c in registry::ordered(&eng.stack)? {
-        let enabled = c.enabled(&eng.stack);
+    for c in registry::ordered(&ctx.stack)? {
+        let enabled = c.enabled(&ctx.stack);
         let mut installed = Vec::new();
         if enabled {
-            for (host, r) in eng.status(c.clone()).await {
+            for (host, r) in engine::status(&ctx, c.clone()).await {
                 match r {
                     Ok(s) if s.installed => installed.push(host),
                     Ok(_) => {}
@@ -44,7 +50,7 @@ async fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
         } else {
             roles.join(",")
         };
-        let n_targets = targets(c.as_ref(), &eng.stack).len();
+        let n_targets = targets(c.as_ref(), &ctx.stack).len();
         rows.push(vec![
             c.name().to_string(),
             if c.depends_on().is_empty() {
@@ -62,7 +68,7 @@ async fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
         ]);
         doc.push(serde_json::json!({"name": c.name(), "depends_on": c.depends_on(), "roles": roles, "enabled": enabled, "installed_on": installed}));
     }
-    eng.pool.close_all().await;
+    ctx.close().await;
     output::render(
         g.output,
         &[
@@ -78,33 +84,44 @@ async fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-async fn status(g: &GlobalOpts, name: &str) -> anyhow::Result<i32> {
-    let setup = common::setup(g, "component-status", false).await?;
-    let eng = setup.engine.clone();
-    let c = registry::find(&eng.stack, name)?;
-    stack::report_status(g, &eng, vec![c], &format!("{name} host(s)")).await
-}
-
-/// Install (converge) or uninstall one component. Its dependencies are not installed
-/// implicitly; a missing one is named.
-async fn one(g: &GlobalOpts, name: &str, mode: Mode) -> anyhow::Result<i32> {
-    let t0 = Instant::now();
+async fn status(g: &GlobalOpts, name: &str, hosts: &[String]) -> anyhow::Result<i32> {
     let setup = common::setup(
         g,
-        &format!(
-            "component-{}-{name}",
-            if mode == Mode::Uninstall {
-                "uninstall"
-            } else {
-                "install"
-            }
-        ),
-        mode != Mode::Plan,
+        RunKind {
+            hosts,
+            ..RunKind::read("component-status")
+        },
     )
     .await?;
-    let eng = setup.engine.clone();
-    let c = registry::find(&eng.stack, name)?;
-    if !c.enabled(&eng.stack) && mode != Mode::Uninstall {
+    let c = registry::find(&setup.ctx.stack, name)?;
+    stack::report_status(g, &setup.ctx, vec![c], &format!("{name} host(s)")).await
+}
+
+/// Install (converge) or uninstall one component, on all its hosts or only on `hosts`. Its
+/// dependencies are not installed implicitly; a missing one is named.
+async fn one(g: &GlobalOpts, name: &str, mode: Mode, hosts: &[String]) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    let command = format!(
+        "component-{}-{name}",
+        if mode == Mode::Uninstall {
+            "uninstall"
+        } else {
+            "install"
+        }
+    );
+    let setup = common::setup(
+        g,
+        RunKind {
+            command: &command,
+            mutating: mode != Mode::Plan,
+            dry_run: mode == Mode::Plan,
+            hosts,
+        },
+    )
+    .await?;
+    let ctx = setup.ctx.clone();
+    let c = registry::find(&ctx.stack, name)?;
+    if !c.enabled(&ctx.stack) && mode != Mode::Uninstall {
         return Err(fail(
             ExitClass::Config,
             format!(
@@ -113,7 +130,7 @@ async fn one(g: &GlobalOpts, name: &str, mode: Mode) -> anyhow::Result<i32> {
             ),
         ));
     }
-    let report = eng.run_component(c, mode).await;
-    eng.pool.close_all().await;
+    let report = engine::run_component(&ctx, c, mode).await;
+    ctx.close().await;
     stack::finish(g, mode, &[report], &[], t0, setup.log.path())
 }

@@ -264,7 +264,7 @@ fn get(g: &GlobalOpts, path: &str) -> Result<i32> {
     let mut shown = found;
     match &shown {
         Value::String(s) if should_mask(&fp, s) => {
-            shown = Value::String(crate::secrets::redact::MASK.into())
+            shown = Value::String(crate::redact::MASK.into())
         }
         Value::Mapping(_) | Value::Sequence(_) => mask_config(&mut shown, &fp),
         _ => {}

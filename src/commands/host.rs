@@ -6,8 +6,8 @@ use crate::error::{fail, ExitClass};
 use crate::host::facts::{self, Facts};
 use crate::output;
 use crate::paths;
+use crate::redact;
 use crate::run::log::{RunLog, RunLogHandle};
-use crate::secrets::redact;
 use crate::ssh::{keygen, Cmd, Pool, Session, SshOptions, SudoMode, Target};
 use anyhow::Context;
 use futures::StreamExt;
@@ -422,7 +422,7 @@ async fn test(g: &GlobalOpts, names: &[String]) -> anyhow::Result<i32> {
             let outcome = async {
                 let target = Target::from_host(h, &defaults);
                 let session = pool.get(&target).await?;
-                let f = facts::gather(&session).await?;
+                let f = facts::gather_with_versions(&session).await?;
                 if !f.sudo_ok {
                     let why = match &target.sudo {
                         SudoMode::None => format!("user {} is not root and sudo is disabled for this host", f.user),

@@ -1,14 +1,13 @@
 //! `foundry openbao status|unseal`: the stack's OpenBao over its HTTP API (no SSH).
 
-use super::common;
 use crate::cli::{GlobalOpts, OpenbaoCmd, OutputFormat};
 use crate::error::{fail, ExitClass};
 use crate::openbao::bootstrap::{unseal_with, wait_cluster_ready};
 use crate::openbao::client::Client;
 use crate::openbao::{address, creds, error::to_failure};
 use crate::output;
+use crate::redact;
 use crate::run::log::{RunLog, RunLogHandle};
-use crate::secrets::redact;
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -54,7 +53,9 @@ struct NodeStatus {
 /// all are unsealed and serving, 7 when one is sealed or not initialised, 4 when one is
 /// unreachable.
 async fn status(g: &GlobalOpts) -> anyhow::Result<i32> {
-    let stack = common::load_resolved_unchecked(g).await?;
+    // As written: OpenBao itself is asked for nothing here, so a reference that lives in it
+    // (a host's `ssh_key`) must not be resolved (it cannot be while OpenBao is sealed).
+    let stack = crate::config::load::load_cli(&g.config_path())?.config;
     let nodes = nodes_or_fail(&stack)?;
     let log = run_log("openbao-status")?;
     let cluster = nodes.len() > 1;
@@ -160,7 +161,9 @@ struct Unsealed {
 /// Unseal every sealed node with the stored keys, or with keys typed on a terminal when none
 /// are stored (`--yes`: fail instead of prompting). Exit 0 when all are unsealed.
 async fn unseal(g: &GlobalOpts) -> anyhow::Result<i32> {
-    let stack = common::load_resolved_unchecked(g).await?;
+    // As written: OpenBao itself is asked for nothing here, so a reference that lives in it
+    // (a host's `ssh_key`) must not be resolved (it cannot be while OpenBao is sealed).
+    let stack = crate::config::load::load_cli(&g.config_path())?.config;
     let nodes = nodes_or_fail(&stack)?;
     let log = run_log("openbao-unseal")?;
     let mut keys: Option<Vec<String>> = creds::load(&g.instance).await?.map(|(c, _)| c.unseal_keys);

@@ -3,8 +3,9 @@
 
 use crate::cli::{GlobalOpts, OutputFormat, SecretCmd};
 use crate::error::{fail, ExitClass};
+use crate::redact;
 use crate::secrets::env::{set_vars, var_name};
-use crate::secrets::{file, redact, SecretRef};
+use crate::secrets::{file, SecretRef};
 use anyhow::Result;
 use rand::rngs::OsRng;
 use rand::Rng;

@@ -1,11 +1,14 @@
 //! `foundry stack validate|plan|install|status`.
 
 use super::common;
+use super::common::RunKind;
 use crate::cli::{GlobalOpts, OutputFormat, StackCmd};
-use crate::component::engine::{ComponentReport, Mode};
-use crate::component::{registry, targets, HostStatus};
+use crate::component::engine::{self, Mode};
+use crate::component::report::{ComponentReport, StepState};
+use crate::component::{registry, targets, HostStatus, RunCtx};
 use crate::error::{fail, ExitClass};
 use crate::output;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(g: &GlobalOpts, cmd: StackCmd) -> anyhow::Result<i32> {
@@ -112,16 +115,20 @@ pub async fn converge(g: &GlobalOpts, mode: Mode) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let setup = common::setup(
         g,
-        if mode == Mode::Apply {
-            "stack-install"
-        } else {
-            "stack-plan"
+        RunKind {
+            command: if mode == Mode::Apply {
+                "stack-install"
+            } else {
+                "stack-plan"
+            },
+            mutating: mode == Mode::Apply,
+            dry_run: mode == Mode::Plan,
+            hosts: &[],
         },
-        mode == Mode::Apply,
     )
     .await?;
-    let eng = setup.engine.clone();
-    let comps = registry::enabled_ordered(&eng.stack)?;
+    let ctx = setup.ctx.clone();
+    let comps = registry::enabled_ordered(&ctx.stack)?;
     let mut reports: Vec<ComponentReport> = Vec::new();
     let mut not_started = Vec::new();
     for c in comps {
@@ -129,9 +136,9 @@ pub async fn converge(g: &GlobalOpts, mode: Mode) -> anyhow::Result<i32> {
             not_started.push(c.name().to_string());
             continue;
         }
-        reports.push(eng.run_component(c, mode).await);
+        reports.push(engine::run_component(&ctx, c, mode).await);
     }
-    eng.pool.close_all().await;
+    ctx.close().await;
     let code = finish(g, mode, &reports, &not_started, t0, setup.log.path())?;
     Ok(code)
 }
@@ -146,15 +153,11 @@ pub fn finish(
     log: Option<&std::path::Path>,
 ) -> anyhow::Result<i32> {
     let planned = matches!(mode, Mode::Plan | Mode::UninstallPlan);
-    let changes: usize = reports
-        .iter()
-        .flat_map(|r| &r.hosts)
-        .map(|h| h.changes())
-        .sum();
+    let changes: usize = reports.iter().map(|r| r.changes()).sum();
     let failed: Vec<String> = reports
         .iter()
         .flat_map(|r| {
-            r.hosts.iter().filter(|h| h.failed()).map(move |h| {
+            r.host_reports().filter(|h| h.failed()).map(move |h| {
                 format!(
                     "{} on {}: {}",
                     r.component,
@@ -191,29 +194,47 @@ pub fn finish(
         OutputFormat::Table => {
             if planned {
                 for r in reports {
-                    for h in &r.hosts {
-                        if h.steps.is_empty() && h.error.is_none() {
-                            continue;
+                    let busy = r
+                        .phases
+                        .iter()
+                        .filter(|p| p.hosts.iter().any(|h| !h.steps.is_empty()))
+                        .count();
+                    for p in &r.phases {
+                        let shown: Vec<_> = p
+                            .hosts
+                            .iter()
+                            .filter(|h| !h.steps.is_empty() || (h.error.is_some() && !h.is_api()))
+                            .collect();
+                        if busy > 1 && !shown.is_empty() {
+                            println!("{} · {} ({}):", r.component, p.title, p.on.as_str());
                         }
-                        println!("{} on {}:", r.component, h.host);
-                        for s in &h.steps {
-                            match s.state.as_str() {
-                                "cannot" => println!(
-                                    "  ! cannot: {} ({})",
-                                    s.description,
-                                    s.detail.clone().unwrap_or_default()
-                                ),
-                                _ if !s.mutates => println!("    then check: {}", s.description),
-                                _ => println!("  + {}", s.description),
+                        for h in shown {
+                            if h.is_api() {
+                                println!("{}:", r.component);
+                            } else {
+                                println!("{} on {}:", r.component, h.host);
                             }
-                            if let Some(d) = &s.diff {
-                                for l in d.lines() {
-                                    println!("      {l}");
+                            for s in &h.steps {
+                                match s.state {
+                                    StepState::Cannot => println!(
+                                        "  ! cannot: {} ({})",
+                                        s.description,
+                                        s.detail.clone().unwrap_or_default()
+                                    ),
+                                    _ if !s.mutates => {
+                                        println!("    then check: {}", s.description)
+                                    }
+                                    _ => println!("  + {}", s.description),
+                                }
+                                if let Some(d) = &s.diff {
+                                    for l in d.lines() {
+                                        println!("      {l}");
+                                    }
                                 }
                             }
-                        }
-                        if let Some(e) = &h.error {
-                            println!("  x {e}");
+                            if let Some(e) = &h.error {
+                                println!("  x {e}");
+                            }
                         }
                     }
                     for a in &r.stack_actions {
@@ -223,17 +244,24 @@ pub fn finish(
             } else {
                 let mut rows = Vec::new();
                 for r in reports {
-                    for h in &r.hosts {
-                        let cannot = h.steps.iter().filter(|s| s.state == "cannot").count();
+                    for h in r.merged_hosts() {
+                        let cannot = h.count(StepState::Cannot);
                         let done = h
                             .steps
                             .iter()
-                            .filter(|s| s.mutates && s.state == "done")
+                            .filter(|s| s.mutates && s.state == StepState::Done)
                             .count();
                         rows.push(vec![
                             r.component.clone(),
-                            h.host.clone(),
-                            h.outcome.clone(),
+                            if h.is_api() {
+                                "-".into()
+                            } else {
+                                h.host.clone()
+                            },
+                            serde_json::to_value(h.outcome)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default(),
                             if done > 0 {
                                 done.to_string()
                             } else {
@@ -304,7 +332,7 @@ pub fn finish(
     if !failed.is_empty() {
         let ok_hosts = reports
             .iter()
-            .flat_map(|r| &r.hosts)
+            .flat_map(|r| r.host_reports())
             .filter(|h| !h.failed())
             .count();
         let class = if ok_hosts > 0 {
@@ -324,10 +352,9 @@ pub fn finish(
 
 /// Component × host status; exit 7 when anything is not installed or unhealthy.
 pub async fn status(g: &GlobalOpts) -> anyhow::Result<i32> {
-    let setup = common::setup(g, "stack-status", false).await?;
-    let eng = setup.engine.clone();
-    let comps = registry::enabled_ordered(&eng.stack)?;
-    report_status(g, &eng, comps, "component/host pair(s)").await
+    let setup = common::setup(g, RunKind::read("stack-status")).await?;
+    let comps = registry::enabled_ordered(&setup.ctx.stack)?;
+    report_status(g, &setup.ctx, comps, "component/host pair(s)").await
 }
 
 /// Status of components on their hosts plus their stack-level rows, one table (or JSON/YAML
@@ -335,13 +362,13 @@ pub async fn status(g: &GlobalOpts) -> anyhow::Result<i32> {
 /// components are asked at once.
 pub async fn report_status(
     g: &GlobalOpts,
-    eng: &std::sync::Arc<crate::component::engine::Engine>,
-    comps: Vec<std::sync::Arc<dyn crate::component::Component>>,
+    ctx: &Arc<RunCtx>,
+    comps: Vec<Arc<dyn crate::component::Component>>,
     what: &str,
 ) -> anyhow::Result<i32> {
     let per_component = futures::future::join_all(comps.iter().map(|c| async {
-        let hosts = eng.status(c.clone()).await;
-        let stack_rows = c.stack_status(&eng.stack, &eng.instance).await;
+        let hosts = engine::status(ctx, c.clone()).await;
+        let stack_rows = c.stack_status(ctx).await;
         (c.name().to_string(), hosts, stack_rows)
     }))
     .await;
@@ -374,7 +401,7 @@ pub async fn report_status(
             push(&comp, &label, Ok(s), false);
         }
     }
-    eng.pool.close_all().await;
+    ctx.close().await;
     output::render(
         g.output,
         &[

@@ -108,20 +108,20 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
 /// `--check-hosts`: connect to every host (in parallel, `ssh.parallel` at a time), gather facts,
 /// and check that privileged commands work. One line per host; exit 4 if any host fails.
 async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<Vec<serde_json::Value>> {
-    let setup = super::common::setup(g, "stack-validate", false).await?;
-    let eng = setup.engine.clone();
+    let setup = super::common::setup(g, super::common::RunKind::read("stack-validate")).await?;
+    let run = setup.ctx.clone();
     let mut tasks = Vec::new();
-    for h in eng.stack.hosts.clone() {
-        let eng = eng.clone();
+    for h in run.stack.hosts.clone() {
+        let run = run.clone();
         tasks.push(tokio::spawn(async move {
-            let r = match eng.host_ctx(&h).await {
-                Ok(ctx) if ctx.facts.sudo_ok => Ok(format!(
+            let r = match run.host(&h).await {
+                Ok(host) if host.facts.sudo_ok => Ok(format!(
                     "{} {} ({}), {}",
-                    ctx.facts.os_pretty, ctx.facts.arch, ctx.facts.init, ctx.facts.user
+                    host.facts.os_pretty, host.facts.arch, host.facts.init, host.facts.user
                 )),
-                Ok(ctx) => Err(format!(
+                Ok(host) => Err(format!(
                     "connected as {}, but privileged commands fail (sudo)",
-                    ctx.facts.user
+                    host.facts.user
                 )),
                 Err(e) => Err(format!("{e:#}")),
             };
@@ -142,6 +142,6 @@ async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<Vec<serde_json:
             Err(e) => serde_json::json!({"host": host, "ok": false, "message": e}),
         });
     }
-    eng.pool.close_all().await;
+    run.close().await;
     Ok(rows)
 }

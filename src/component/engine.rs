@@ -1,21 +1,22 @@
-//! The plan/apply engine: per component, its target hosts in parallel (bounded); per host,
-//! connect (once per run), gather facts (once per run), plan (read-only), then apply the steps
-//! in order. A host that fails does not stop the other hosts of the same component; a component
-//! with a failed host stops the run before the next component.
+//! The engine: a component's phases in order; per phase, its hosts as the phase says
+//! (parallel with a bound, the leader, one at a time, or none for an API phase); per host,
+//! connect (once per run), gather facts (once per run), plan (read-only), then execute the
+//! steps in order — unless the run is a plan. A failed phase stops the phases after it; a
+//! component with a failure stops the run before the next component (the caller's loop).
 
-use super::{targets, Action, Component, HostCtx, HostStatus, StackCtx, Step};
-use crate::config::{HostConfig, StackConfig};
-use crate::host::facts::{self, Facts};
+use super::context::{RemoteHost, RunCtx};
+use super::phase::{HostSet, Phase};
+use super::report::{
+    ComponentReport, HostOutcome, HostReport, PhaseReport, PhaseState, StepReport, StepState,
+    API_HOST,
+};
+use super::{targets, Action, Component, HostStatus, Step};
+use crate::config::HostConfig;
+use crate::redact::scrub;
 use crate::run::interrupt::interrupted;
-use crate::run::log::RunLogHandle;
-use crate::run::progress::Progress;
-use crate::secrets::redact::scrub;
-use crate::ssh::{Cmd, Pool, Target, Upload};
-use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use crate::ssh::{Cmd, Remote, Upload};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{OnceCell, Semaphore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -30,287 +31,198 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn executes(self) -> bool {
+    pub fn executes(self) -> bool {
         matches!(self, Mode::Apply | Mode::Uninstall)
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StepReport {
-    pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
-    /// "pending" (plan), "done", "failed", "not-run", "cannot".
-    pub state: String,
-    /// False for checks (`Verify`) and `Cannot` items: they change nothing.
-    pub mutates: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HostReport {
-    pub host: String,
-    /// "unchanged", "changed", "planned", "failed", "interrupted".
-    pub outcome: String,
-    pub steps: Vec<StepReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub ms: u128,
-}
-
-impl HostReport {
-    pub fn failed(&self) -> bool {
-        self.outcome == "failed"
-    }
-    pub fn changes(&self) -> usize {
-        self.steps
-            .iter()
-            .filter(|s| s.mutates && (s.state == "done" || s.state == "pending"))
-            .count()
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ComponentReport {
-    pub component: String,
-    pub hosts: Vec<HostReport>,
-    /// What the component did once for the whole stack (e.g. OpenBao init/unseal).
-    pub stack_actions: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl ComponentReport {
-    pub fn failed(&self) -> bool {
-        self.error.is_some() || self.hosts.iter().any(|h| h.failed())
-    }
-    pub fn interrupted(&self) -> bool {
-        self.hosts.iter().any(|h| h.outcome == "interrupted")
-    }
-}
-
-type FactsCell = Arc<OnceCell<Arc<Facts>>>;
-
-pub struct Engine {
-    pub stack: Arc<StackConfig>,
-    pub instance: String,
-    pub pool: Arc<Pool>,
-    pub log: RunLogHandle,
-    pub progress: Arc<Progress>,
-    pub assume_yes: bool,
-    facts: Mutex<HashMap<String, FactsCell>>,
-    parallel: Arc<Semaphore>,
-}
-
-impl Engine {
-    pub fn new(
-        stack: Arc<StackConfig>,
-        instance: &str,
-        pool: Arc<Pool>,
-        log: RunLogHandle,
-        progress: Arc<Progress>,
-        assume_yes: bool,
-    ) -> Arc<Engine> {
-        let n = stack.ssh.parallel.max(1);
-        Arc::new(Engine {
-            stack,
-            instance: instance.to_string(),
-            pool,
-            log,
-            progress,
-            assume_yes,
-            facts: Mutex::new(HashMap::new()),
-            parallel: Arc::new(Semaphore::new(n)),
-        })
-    }
-
-    pub fn target(&self, h: &HostConfig) -> Target {
-        Target::from_host(h, &self.stack.ssh)
-    }
-
-    /// Connect (shared per run) and gather facts (once per host per run).
-    pub async fn host_ctx(&self, h: &HostConfig) -> anyhow::Result<HostCtx> {
-        let session = self.pool.get(&self.target(h)).await?;
-        let cell = {
-            let mut m = self.facts.lock().unwrap_or_else(|e| e.into_inner());
-            m.entry(h.hostname.clone()).or_default().clone()
-        };
-        let facts = cell
-            .get_or_try_init(|| async { facts::gather(&session).await.map(Arc::new) })
-            .await?
-            .clone();
-        Ok(HostCtx {
-            host: h.clone(),
-            session,
-            facts,
-            stack: self.stack.clone(),
-            instance: self.instance.clone(),
-        })
-    }
-
-    pub fn stack_ctx(&self, hosts: &[HostCtx], dry_run: bool) -> StackCtx {
-        StackCtx {
-            stack: self.stack.clone(),
-            instance: self.instance.clone(),
-            hosts: hosts.to_vec(),
-            dry_run,
-            log: self.log.clone(),
-            assume_yes: self.assume_yes,
-        }
-    }
-
-    /// Contexts for every host a component targets that can be reached (for `finalize`).
-    async fn reachable_ctxs(&self, hosts: &[HostConfig]) -> Vec<HostCtx> {
-        let mut v = Vec::new();
-        for h in hosts {
-            if let Ok(c) = self.host_ctx(h).await {
-                v.push(c);
-            }
-        }
-        v
-    }
-
-    /// Run one component on all its target hosts.
-    pub async fn run_component(
-        self: &Arc<Self>,
-        c: Arc<dyn Component>,
-        mode: Mode,
-    ) -> ComponentReport {
-        let hosts: Vec<HostConfig> = targets(c.as_ref(), &self.stack)
-            .into_iter()
-            .cloned()
-            .collect();
-        let verb = match mode {
+    fn verb(self) -> &'static str {
+        match self {
             Mode::Plan => "plan",
             Mode::Apply => "install",
             Mode::Uninstall => "uninstall",
             Mode::UninstallPlan => "plan uninstall of",
-        };
-        self.progress.component_start(c.name(), hosts.len(), verb);
-        let mut prepared = Vec::new();
-        if matches!(mode, Mode::Apply | Mode::Plan) {
-            let ctx = self.stack_ctx(&[], mode == Mode::Plan);
-            match c.prepare(&ctx).await {
-                Ok(lines) => prepared = lines,
-                Err(e) => {
-                    return ComponentReport {
-                        component: c.name().to_string(),
-                        hosts: vec![],
-                        stack_actions: vec![],
-                        error: Some(scrub(&format!("prepare: {e:#}"))),
-                    }
-                }
-            }
         }
-        let mut tasks = Vec::new();
-        for h in hosts.clone() {
-            let eng = self.clone();
-            let comp = c.clone();
-            tasks.push(tokio::spawn(async move {
-                let _permit = eng.parallel.clone().acquire_owned().await;
-                eng.run_host(comp.as_ref(), &h, mode).await
-            }));
-        }
-        let mut reports = Vec::new();
-        for (t, h) in tasks.into_iter().zip(&hosts) {
-            reports.push(t.await.unwrap_or_else(|e| HostReport {
-                host: h.hostname.clone(),
-                outcome: "failed".into(),
-                steps: vec![],
-                error: Some(format!("internal error: {e}")),
-                ms: 0,
-            }));
-        }
-        let mut report = ComponentReport {
-            component: c.name().to_string(),
-            hosts: reports,
-            stack_actions: prepared,
-            error: None,
-        };
-        if !report.failed() && !report.interrupted() && matches!(mode, Mode::Apply | Mode::Plan) {
-            let ctx = self.stack_ctx(&self.reachable_ctxs(&hosts).await, mode == Mode::Plan);
-            match c.finalize(&ctx).await {
-                Ok(lines) => {
-                    for l in &lines {
-                        self.progress.note(&format!("{}: {l}", c.name()));
-                    }
-                    report.stack_actions.extend(lines);
-                }
-                Err(e) => report.error = Some(scrub(&format!("{e:#}"))),
-            }
-        }
-        self.log.event(
-            None,
-            "component_done",
-            serde_json::to_value(&report).unwrap_or_default(),
-        );
-        report
     }
+}
 
-    async fn run_host(&self, c: &dyn Component, h: &HostConfig, mode: Mode) -> HostReport {
-        let t0 = Instant::now();
-        let name = h.hostname.clone();
-        let fail = |what: &str, e: anyhow::Error, steps: Vec<StepReport>| HostReport {
-            host: name.clone(),
-            outcome: "failed".into(),
-            steps,
-            error: Some(scrub(&format!("{what}: {e:#}"))),
-            ms: t0.elapsed().as_millis(),
-        };
-        if interrupted() {
-            return HostReport {
-                host: name.clone(),
-                outcome: "interrupted".into(),
-                steps: vec![],
-                error: None,
-                ms: 0,
-            };
+/// Run one component's phases on its target hosts (after the run's host filter).
+pub async fn run_component(
+    ctx: &Arc<RunCtx>,
+    c: Arc<dyn Component>,
+    mode: Mode,
+) -> ComponentReport {
+    let all: Vec<HostConfig> = targets(c.as_ref(), &ctx.stack)
+        .into_iter()
+        .cloned()
+        .collect();
+    let n = all
+        .iter()
+        .filter(|h| ctx.filter.admits(&h.hostname))
+        .count();
+    ctx.progress.component_start(c.name(), n, mode.verb());
+    let phases = match mode {
+        Mode::Plan | Mode::Apply => c.phases(),
+        Mode::Uninstall | Mode::UninstallPlan => c.uninstall_phases(),
+    };
+    let mut report = ComponentReport::new(c.name());
+    let mut stopped = false;
+    for phase in phases {
+        let title = phase.title();
+        if stopped {
+            report.phases.push(PhaseReport {
+                title,
+                on: phase.hosts(),
+                state: PhaseState::NotRun,
+                hosts: vec![],
+            });
+            continue;
         }
-        let ctx = match self.host_ctx(h).await {
-            Ok(c) => c,
-            Err(e) => {
-                self.progress
-                    .host_done(c.name(), &name, false, &format!("{e:#}"));
-                return fail("connect", e, vec![]);
-            }
-        };
-        let planned = match mode {
-            Mode::Plan | Mode::Apply => c.plan(&ctx).await,
-            Mode::Uninstall | Mode::UninstallPlan => c.uninstall_plan(&ctx).await,
-        };
-        let steps = match planned {
-            Ok(s) => s,
-            Err(e) => {
-                self.progress
-                    .host_done(c.name(), &name, false, &format!("plan: {e:#}"));
-                return fail("plan", e, vec![]);
-            }
-        };
-        let mut reports: Vec<StepReport> = steps
+        if !phase.should_run(ctx) {
+            report.phases.push(PhaseReport {
+                title,
+                on: phase.hosts(),
+                state: PhaseState::Skipped,
+                hosts: vec![],
+            });
+            continue;
+        }
+        let pr = run_phase(ctx, c.name(), phase.as_ref(), &all, mode).await;
+        let api_error = pr
+            .hosts
             .iter()
-            .map(|s| StepReport {
-                // Rendered files may hold resolved secrets: what is shown is always scrubbed.
-                description: scrub(&s.description),
-                diff: s.diff.as_deref().map(scrub),
-                mutates: s.mutates(),
-                state: if matches!(s.action, Action::Cannot { .. }) {
-                    "cannot"
-                } else {
-                    "pending"
+            .find(|h| h.is_api() && h.failed())
+            .and_then(|h| h.error.clone());
+        stopped = pr.failed() || pr.interrupted();
+        report.phases.push(pr);
+        if let Some(e) = api_error {
+            report.error = Some(e);
+        }
+    }
+    report.stack_actions = ctx.take_notes();
+    if mode.executes() {
+        for l in &report.stack_actions {
+            ctx.progress.note(&format!("{}: {l}", c.name()));
+        }
+    }
+    ctx.log.event(
+        None,
+        "component_done",
+        serde_json::to_value(&report).unwrap_or_default(),
+    );
+    report
+}
+
+/// One phase on its hosts.
+pub async fn run_phase(
+    ctx: &Arc<RunCtx>,
+    component: &str,
+    phase: &dyn Phase,
+    targets: &[HostConfig],
+    mode: Mode,
+) -> PhaseReport {
+    let set = phase.hosts();
+    let hosts = ctx.hosts_for(set, phase.select(ctx, targets));
+    let title = phase.title();
+    let mut out = PhaseReport {
+        title: title.clone(),
+        on: set,
+        state: PhaseState::Ran,
+        hosts: vec![],
+    };
+    match set {
+        HostSet::Api => {
+            let t0 = Instant::now();
+            let planned = phase.plan_api(ctx).await;
+            let label = format!("{component} ({title})");
+            out.hosts
+                .push(run_steps(ctx, &label, API_HOST, None, planned, mode, t0).await);
+        }
+        HostSet::Leader | HostSet::Serial => {
+            let mut failed = false;
+            for h in &hosts {
+                if failed {
+                    out.hosts
+                        .push(HostReport::new(&h.hostname, HostOutcome::NotStarted));
+                    continue;
                 }
-                .into(),
-                detail: match &s.action {
-                    Action::Cannot { reason } => Some(reason.clone()),
-                    _ => None,
-                },
-            })
-            .collect();
-        if !mode.executes() {
-            let n = steps.iter().filter(|s| s.mutates()).count();
-            self.progress.host_done(
-                c.name(),
-                &name,
+                let r = run_host(ctx, component, phase, h, mode).await;
+                failed = r.failed() || r.outcome == HostOutcome::Interrupted;
+                out.hosts.push(r);
+            }
+        }
+        HostSet::Parallel => {
+            // Scoped concurrency: every host's future borrows the phase; the semaphore bounds
+            // how many work at once.
+            let sem = ctx.parallel();
+            let futs = hosts.iter().map(|h| {
+                let sem = sem.clone();
+                async move {
+                    let _permit = sem.acquire_owned().await;
+                    run_host(ctx, component, phase, h, mode).await
+                }
+            });
+            out.hosts = futures::future::join_all(futs).await;
+        }
+    }
+    out
+}
+
+async fn run_host(
+    ctx: &Arc<RunCtx>,
+    component: &str,
+    phase: &dyn Phase,
+    h: &HostConfig,
+    mode: Mode,
+) -> HostReport {
+    let t0 = Instant::now();
+    let name = h.hostname.as_str();
+    if interrupted() {
+        return HostReport::new(name, HostOutcome::Interrupted);
+    }
+    let host = match ctx.host(h).await {
+        Ok(x) => x,
+        Err(e) => {
+            ctx.progress
+                .host_done(component, name, false, &scrub(&format!("{e:#}")));
+            let mut r = HostReport::new(name, HostOutcome::Failed);
+            r.error = Some(scrub(&format!("connect: {e:#}")));
+            r.ms = t0.elapsed().as_millis();
+            return r;
+        }
+    };
+    let planned = phase.plan_host(ctx, &host).await;
+    run_steps(ctx, component, name, Some(&host), planned, mode, t0).await
+}
+
+/// Report planned steps, and execute them when the mode does: the one loop for host and API
+/// phases alike.
+async fn run_steps(
+    ctx: &Arc<RunCtx>,
+    component: &str,
+    name: &str,
+    host: Option<&RemoteHost>,
+    planned: anyhow::Result<Vec<Step>>,
+    mode: Mode,
+    t0: Instant,
+) -> HostReport {
+    let mut report = HostReport::new(name, HostOutcome::Planned);
+    let steps = match planned {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = scrub(&format!("plan: {e:#}"));
+            ctx.progress.host_done(component, name, false, &msg);
+            report.outcome = HostOutcome::Failed;
+            report.error = Some(msg);
+            report.ms = t0.elapsed().as_millis();
+            return report;
+        }
+    };
+    report.steps = steps.iter().map(StepReport::planned).collect();
+    if !mode.executes() {
+        let n = steps.iter().filter(|s| s.mutates()).count();
+        if host.is_some() || n > 0 {
+            ctx.progress.host_done(
+                component,
+                name,
                 true,
                 &if n == 0 {
                     "no changes".to_string()
@@ -318,117 +230,118 @@ impl Engine {
                     format!("{n} change(s) planned")
                 },
             );
-            return HostReport {
-                host: name,
-                outcome: "planned".into(),
-                steps: reports,
-                error: None,
-                ms: t0.elapsed().as_millis(),
-            };
         }
-        let total = steps.len();
-        let mut changed = 0;
-        for (i, step) in steps.iter().enumerate() {
-            if matches!(step.action, Action::Cannot { .. }) {
-                continue;
-            }
-            if interrupted() {
-                for r in reports.iter_mut().skip(i) {
-                    if r.state == "pending" {
-                        r.state = "not-run".into();
-                    }
-                }
-                self.progress
-                    .host_done(c.name(), &name, false, "interrupted before the next step");
-                return HostReport {
-                    host: name,
-                    outcome: "interrupted".into(),
-                    steps: reports,
-                    error: None,
-                    ms: t0.elapsed().as_millis(),
-                };
-            }
-            self.progress
-                .step(c.name(), &name, i + 1, total, &step.description);
-            match execute(&ctx, step).await {
-                Ok(()) => {
-                    reports[i].state = "done".into();
-                    if step.mutates() {
-                        changed += 1;
-                    }
-                }
-                Err(e) => {
-                    reports[i].state = "failed".into();
-                    for r in reports.iter_mut().skip(i + 1) {
-                        if r.state == "pending" {
-                            r.state = "not-run".into();
-                        }
-                    }
-                    let msg = format!("step `{}`: {e:#}", step.description);
-                    self.progress.host_done(c.name(), &name, false, &msg);
-                    return fail(&format!("step `{}`", step.description), e, reports);
+        report.ms = t0.elapsed().as_millis();
+        return report;
+    }
+    let total = steps.len();
+    let mut changed = 0;
+    for (i, step) in steps.iter().enumerate() {
+        if matches!(step.action, Action::Cannot { .. }) {
+            continue;
+        }
+        if interrupted() {
+            mark_not_run(&mut report.steps[i..]);
+            ctx.progress
+                .host_done(component, name, false, "interrupted before the next step");
+            report.outcome = HostOutcome::Interrupted;
+            report.ms = t0.elapsed().as_millis();
+            return report;
+        }
+        ctx.progress
+            .step(component, name, i + 1, total, &scrub(&step.description));
+        match execute(host.map(|h| h.remote.as_ref()), step).await {
+            Ok(()) => {
+                report.steps[i].state = StepState::Done;
+                if step.mutates() {
+                    changed += 1;
                 }
             }
-        }
-        let cannot = reports.iter().filter(|r| r.state == "cannot").count();
-        let mut summary = if changed == 0 {
-            "no changes".to_string()
-        } else {
-            format!("{changed} change(s) applied")
-        };
-        if cannot > 0 {
-            summary.push_str(&format!(", {cannot} not possible here"));
-        }
-        self.progress.host_done(c.name(), &name, true, &summary);
-        HostReport {
-            host: name,
-            outcome: if changed == 0 { "unchanged" } else { "changed" }.into(),
-            steps: reports,
-            error: None,
-            ms: t0.elapsed().as_millis(),
+            Err(e) => {
+                report.steps[i].state = StepState::Failed;
+                mark_not_run(&mut report.steps[i + 1..]);
+                let what = format!("step `{}`", scrub(&step.description));
+                let msg = scrub(&format!("{what}: {e:#}"));
+                ctx.progress.host_done(component, name, false, &msg);
+                report.outcome = HostOutcome::Failed;
+                report.error = Some(msg);
+                report.ms = t0.elapsed().as_millis();
+                return report;
+            }
         }
     }
+    let cannot = report.count(StepState::Cannot);
+    let mut summary = if changed == 0 {
+        "no changes".to_string()
+    } else {
+        format!("{changed} change(s) applied")
+    };
+    if cannot > 0 {
+        summary.push_str(&format!(", {cannot} not possible here"));
+    }
+    if host.is_some() || changed > 0 {
+        ctx.progress.host_done(component, name, true, &summary);
+    }
+    report.outcome = if changed == 0 {
+        HostOutcome::Unchanged
+    } else {
+        HostOutcome::Changed
+    };
+    report.ms = t0.elapsed().as_millis();
+    report
+}
 
-    /// Status of a component on each of its hosts (unreachable hosts give an error row).
-    pub async fn status(
-        self: &Arc<Self>,
-        c: Arc<dyn Component>,
-    ) -> Vec<(String, Result<HostStatus, String>)> {
-        let hosts: Vec<HostConfig> = targets(c.as_ref(), &self.stack)
-            .into_iter()
-            .cloned()
-            .collect();
-        let mut tasks = Vec::new();
-        for h in hosts {
-            let eng = self.clone();
-            let comp = c.clone();
-            tasks.push(tokio::spawn(async move {
-                let _permit = eng.parallel.clone().acquire_owned().await;
-                let r = match eng.host_ctx(&h).await {
-                    Ok(ctx) => comp
-                        .status(&ctx)
-                        .await
-                        .map_err(|e| scrub(&format!("{e:#}"))),
-                    Err(e) => Err(scrub(&format!("{e:#}"))),
-                };
-                (h.hostname.clone(), r)
-            }));
+fn mark_not_run(steps: &mut [StepReport]) {
+    for r in steps {
+        if r.state == StepState::Pending {
+            r.state = StepState::NotRun;
         }
-        let mut out = Vec::new();
-        for t in tasks {
-            if let Ok(r) = t.await {
-                out.push(r);
-            }
-        }
-        out
     }
 }
 
-/// Execute one step on a host.
-pub async fn execute(ctx: &HostCtx, step: &Step) -> anyhow::Result<()> {
+/// Status of a component on each of its hosts (after the host filter; unreachable hosts give
+/// an error row). Hosts are asked in parallel, bounded.
+pub async fn status(
+    ctx: &Arc<RunCtx>,
+    c: Arc<dyn Component>,
+) -> Vec<(String, Result<HostStatus, String>)> {
+    let hosts: Vec<HostConfig> = targets(c.as_ref(), &ctx.stack)
+        .into_iter()
+        .filter(|h| ctx.filter.admits(&h.hostname))
+        .cloned()
+        .collect();
+    let sem = ctx.parallel();
+    let futs = hosts.iter().map(|h| {
+        let sem = sem.clone();
+        let c = c.clone();
+        async move {
+            let _permit = sem.acquire_owned().await;
+            let r = match ctx.host(h).await {
+                Ok(host) => c
+                    .status(ctx, &host)
+                    .await
+                    .map_err(|e| scrub(&format!("{e:#}"))),
+                Err(e) => Err(scrub(&format!("{e:#}"))),
+            };
+            (h.hostname.clone(), r)
+        }
+    });
+    futures::future::join_all(futs).await
+}
+
+/// Execute one step: on its host, or (API actions) against its API.
+pub async fn execute(remote: Option<&dyn Remote>, step: &Step) -> anyhow::Result<()> {
+    let on = || {
+        remote.ok_or_else(|| {
+            anyhow::anyhow!(
+                "internal: step `{}` needs a host but ran in an API phase",
+                step.description
+            )
+        })
+    };
     match &step.action {
         Action::WriteFile(f) => {
-            ctx.session
+            on()?
                 .upload(&Upload {
                     path: f.path.clone(),
                     content: f.content.clone(),
@@ -447,11 +360,7 @@ pub async fn execute(ctx: &HostCtx, step: &Step) -> anyhow::Result<()> {
                 .sudo()
                 .label(&step.description)
                 .timeout(Duration::from_secs(timeout_secs.unwrap_or(300)));
-            ctx.session
-                .exec(&cmd)
-                .await?
-                .check(&step.description)
-                .map(|_| ())
+            on()?.exec(&cmd).await?.check(&step.description).map(|_| ())
         }
         Action::Verify {
             script,
@@ -461,11 +370,7 @@ pub async fn execute(ctx: &HostCtx, step: &Step) -> anyhow::Result<()> {
                 .sudo()
                 .label(&step.description)
                 .timeout(Duration::from_secs(*timeout_secs));
-            ctx.session
-                .exec(&cmd)
-                .await?
-                .check(&step.description)
-                .map(|_| ())
+            on()?.exec(&cmd).await?.check(&step.description).map(|_| ())
         }
         Action::Api(a) => a.execute().await,
         Action::Cannot { .. } => Ok(()),

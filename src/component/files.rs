@@ -51,49 +51,64 @@ pub struct FileState {
     pub group: String,
 }
 
-/// Shell snippet printing one `file <path-hex> <mode> <owner> <group> <sha>` or
-/// `missing <path-hex>` line per path. Paths are hex-encoded in the output so any byte survives.
+/// Shell snippet that reports every path's mode, owner, group, type and content hash with two
+/// program starts for the whole list (one `stat`, one `sha256sum`), not three per file: the
+/// probe runs on every host on every run. Absent paths print nothing.
 pub fn probe_script(paths: &[&str]) -> String {
-    let mut s = String::new();
-    for p in paths {
-        let q = quote(p);
-        let h = hex::encode(p.as_bytes());
-        s.push_str(&format!(
-            "if [ -f {q} ]; then printf 'file {h} %s %s\\n' \"$(stat -c '%a %U %G' {q})\" \"$(sha256sum < {q} | cut -d' ' -f1)\"; else echo 'missing {h}'; fi\n"
-        ));
+    if paths.is_empty() {
+        return String::new();
     }
-    s
+    let list = paths.iter().map(|p| quote(p)).collect::<Vec<_>>().join(" ");
+    format!(
+        "stat -c 'fstat %a %U %G %f %n' -- {list} 2>/dev/null; sha256sum -- {list} 2>/dev/null; :\n"
+    )
 }
 
+/// The regular files found by [`probe_script`] (absent paths, directories and files whose hash
+/// could not be read are not in the map: callers treat them as missing).
 pub fn parse_probe(out: &str) -> HashMap<String, Option<FileState>> {
-    let mut m = HashMap::new();
+    let mut meta: HashMap<String, (u32, String, String)> = HashMap::new();
+    let mut sums: HashMap<String, String> = HashMap::new();
     for line in out.lines() {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let path = |h: &str| hex::decode(h).ok().and_then(|b| String::from_utf8(b).ok());
-        match parts.as_slice() {
-            ["file", h, mode, owner, group, sha] => {
-                if let Some(p) = path(h) {
-                    let mode = u32::from_str_radix(mode, 8).unwrap_or(0);
-                    m.insert(
-                        p,
-                        Some(FileState {
-                            sha256: sha.to_string(),
-                            mode,
-                            owner: owner.to_string(),
-                            group: group.to_string(),
-                        }),
+        if let Some(rest) = line.strip_prefix("fstat ") {
+            let parts: Vec<&str> = rest.splitn(5, ' ').collect();
+            if let [mode, owner, group, raw, path] = parts.as_slice() {
+                // `%f` is the raw mode in hex; S_IFMT 0xF000, S_IFREG 0x8000.
+                let regular = u32::from_str_radix(raw, 16).is_ok_and(|m| m & 0xF000 == 0x8000);
+                if regular {
+                    meta.insert(
+                        path.to_string(),
+                        (
+                            u32::from_str_radix(mode, 8).unwrap_or(0),
+                            owner.to_string(),
+                            group.to_string(),
+                        ),
                     );
                 }
             }
-            ["missing", h] => {
-                if let Some(p) = path(h) {
-                    m.insert(p, None);
-                }
+        } else if line.len() > 66 && line.as_bytes()[64..66] == *b"  " {
+            // sha256sum's `<64 hex>  <path>`; a name it had to escape starts with `\` and is
+            // not matched (its file then reads as changed: paths foundry writes have no `\`).
+            let (sha, path) = line.split_at(64);
+            if sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                sums.insert(path[2..].to_string(), sha.to_string());
             }
-            _ => {}
         }
     }
-    m
+    meta.into_iter()
+        .filter_map(|(p, (mode, owner, group))| {
+            let sha256 = sums.remove(&p)?;
+            Some((
+                p,
+                Some(FileState {
+                    sha256,
+                    mode,
+                    owner,
+                    group,
+                }),
+            ))
+        })
+        .collect()
 }
 
 /// Probe files in one read-only round trip.
@@ -200,25 +215,36 @@ pub async fn plan_files(
 mod tests {
     use super::*;
 
+    /// The probe script run by a real `sh` on real files: odd names, a directory and an
+    /// absent path among them.
     #[test]
-    fn probe_output_round_trips_odd_paths() {
-        let p = "/etc/we ird/'x'.conf";
-        let h = hex::encode(p);
-        let out = format!(
-            "file {h} 600 root root abc\nmissing {}\n",
-            hex::encode("/nope")
-        );
-        let m = parse_probe(&out);
-        assert_eq!(
-            m[p],
-            Some(FileState {
-                sha256: "abc".into(),
-                mode: 0o600,
-                owner: "root".into(),
-                group: "root".into()
-            })
-        );
-        assert_eq!(m["/nope"], None);
+    fn probe_script_reports_regular_files_only_with_their_hash() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let odd = t.path().join("we ird 'x'.conf");
+        std::fs::write(&odd, "hello\n").unwrap();
+        std::fs::set_permissions(&odd, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let dir = t.path().join("a-dir");
+        std::fs::create_dir(&dir).unwrap();
+        let absent = t.path().join("nope");
+        let paths: Vec<String> = [&odd, &dir, &absent]
+            .iter()
+            .map(|p| p.to_str().unwrap().to_string())
+            .collect();
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(probe_script(&refs))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let m = parse_probe(&String::from_utf8(out.stdout).unwrap());
+        let want = FileSpec::new(paths[0].clone(), "hello\n", 0o640);
+        let got = m[&paths[0]].as_ref().unwrap();
+        assert_eq!(got.sha256, want.sha256());
+        assert_eq!(got.mode, 0o640);
+        assert!(!m.contains_key(&paths[1]), "a directory is not a file");
+        assert!(!m.contains_key(&paths[2]));
     }
 
     #[test]

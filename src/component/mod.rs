@@ -1,29 +1,37 @@
-//! Components: the trait every installable piece implements, the steps a plan is made of, and
-//! the per-host context a component reads. The engine (`engine.rs`) runs them; each component
+//! Components: the trait every installable piece implements, its phases, the steps a plan is
+//! made of, and the run context they read. The engine (`engine.rs`) runs them; each component
 //! lives in its own folder.
 //!
-//! The contract that makes runs idempotent: `plan` only *reads* (every remote command it runs is
-//! `Cmd::read`), and returns exactly the steps needed to reach the desired state — nothing when
-//! the host is already there. `apply` is the engine executing those steps.
+//! The contract that makes runs idempotent: a phase's `plan` only *reads* (every remote command
+//! it runs is `Cmd::read`, every API call a GET), and returns exactly the steps needed to reach
+//! the desired state — nothing when it is already there. Applying is the engine executing
+//! those steps.
 
 pub mod api;
+pub mod context;
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod files;
 pub mod host_prep;
 pub mod openbao;
 pub mod order;
+pub mod phase;
 pub mod registry;
+pub mod report;
 pub mod service;
 pub mod services;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod zot;
 
 use crate::config::{HostConfig, Role, StackConfig};
-use crate::host::facts::Facts;
-use crate::ssh::Session;
 use serde::Serialize;
 use std::sync::Arc;
 
+pub use context::{RemoteHost, RunCtx};
 pub use files::FileSpec;
+pub use phase::{HostSet, Phase};
 
 /// What a step does when applied. Steps are data so `plan` can show them and `apply` can run
 /// them the same way for every component.
@@ -120,17 +128,6 @@ impl Step {
     }
 }
 
-/// Everything a component may read about one host during a run. Facts are gathered once per
-/// host per run; components never re-probe them.
-#[derive(Clone)]
-pub struct HostCtx {
-    pub host: HostConfig,
-    pub session: Session,
-    pub facts: Arc<Facts>,
-    pub stack: Arc<StackConfig>,
-    pub instance: String,
-}
-
 /// A component's state on one host.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct HostStatus {
@@ -140,18 +137,8 @@ pub struct HostStatus {
     pub message: String,
 }
 
-/// Work a component does once per run after its hosts are applied (e.g. OpenBao init and
-/// unseal over its HTTP API), and the stack-level status it reports.
-#[derive(Clone)]
-pub struct StackCtx {
-    pub stack: Arc<StackConfig>,
-    pub instance: String,
-    pub hosts: Vec<HostCtx>,
-    pub dry_run: bool,
-    pub log: crate::run::log::RunLogHandle,
-    pub assume_yes: bool,
-}
-
+/// An installable piece: its place in the order (dependencies), where it runs (roles), and
+/// its recipe — an ordered list of [`Phase`]s, read like k0sctl's `apply.go`.
 #[async_trait::async_trait]
 pub trait Component: Send + Sync {
     fn name(&self) -> &str;
@@ -164,39 +151,22 @@ pub trait Component: Send + Sync {
     /// What the component does on a host of this role, without contacting it (`plan --offline`).
     fn describe(&self, stack: &StackConfig, host: &HostConfig) -> Vec<String>;
 
-    /// Read the host's actual state and return the steps that reach the desired state.
-    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>>;
+    /// The install (converge) recipe.
+    fn phases(&self) -> Vec<Box<dyn Phase>>;
+
+    /// The removal recipe (planned read-only like the install one).
+    fn uninstall_phases(&self) -> Vec<Box<dyn Phase>>;
 
     /// Installed / version / healthy on one host (read-only).
-    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus>;
-
-    /// The steps that remove the component from a host (read-only planning, like `plan`).
-    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>>;
-
-    /// Once per run, before any host is planned (k0sctl's "prepare"): stack-level inputs the
-    /// host plans need, e.g. a generated password stored in OpenBao. With `ctx.dry_run` it must
-    /// change nothing and only say what it would do.
-    async fn prepare(&self, _ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
-        Ok(vec![])
-    }
-
-    /// Once per run, after every target host converged. Returns lines describing what it did
-    /// (or, with `dry_run`, would do); empty when nothing was needed.
-    async fn finalize(&self, _ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
-        Ok(vec![])
-    }
+    async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus>;
 
     /// Stack-level health rows for `stack status` beyond per-host ones (e.g. OpenBao sealed or
     /// not, read over its API): (label, status).
-    async fn stack_status(
-        &self,
-        _stack: &StackConfig,
-        _instance: &str,
-    ) -> Vec<(String, HostStatus)> {
+    async fn stack_status(&self, _ctx: &RunCtx) -> Vec<(String, HostStatus)> {
         vec![]
     }
 
-    /// Upgrading is converging to a new version: `plan` sees the changed image/config and
+    /// Upgrading is converging to a new version: the plan sees the changed image/config and
     /// restarts once. Components with a data migration override this.
     fn upgrade_note(&self) -> Option<&'static str> {
         None

@@ -3,7 +3,7 @@
 //! restart only when the unit, a config file or the image changed.
 
 use super::files::{self, compare, FileChange, FileSpec};
-use super::{HostCtx, HostStatus, Step};
+use super::{HostStatus, RemoteHost, Step};
 use crate::host::container::{self, ContainerService};
 use crate::host::facts::RuntimeKind;
 use crate::host::systemd::{self, systemctl};
@@ -56,26 +56,33 @@ fn image_exists_script(rt: RuntimeKind, image: &str) -> String {
     }
 }
 
+/// One `stat` for every directory: `dstat <mode> <owner> <group> <raw-mode-hex> <path>`.
 fn dir_probe_script(dirs: &[DirSpec]) -> String {
-    let mut s = String::new();
-    for d in dirs {
-        let q = quote(&d.path);
-        let h = hex::encode(d.path.as_bytes());
-        s.push_str(&format!("if [ -d {q} ]; then printf 'dir {h} %s\\n' \"$(stat -c '%a %U %G' {q})\"; else echo 'nodir {h}'; fi\n"));
+    if dirs.is_empty() {
+        return String::new();
     }
-    s
+    let list = dirs
+        .iter()
+        .map(|d| quote(&d.path))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!("stat -c 'dstat %a %U %G %f %n' -- {list} 2>/dev/null; :\n")
 }
 
-/// Returns (mode, owner, group) per existing dir; absent dirs are missing from the map.
+/// Returns (mode, owner, group) per existing directory; absent ones (and non-directories) are
+/// missing from the map.
 fn parse_dirs(out: &str) -> std::collections::HashMap<String, (u32, String, String)> {
     let mut m = std::collections::HashMap::new();
     for line in out.lines() {
-        if let ["dir", h, mode, owner, group] =
-            line.split_whitespace().collect::<Vec<_>>().as_slice()
+        let Some(rest) = line.strip_prefix("dstat ") else {
+            continue;
+        };
+        if let [mode, owner, group, raw, path] = rest.splitn(5, ' ').collect::<Vec<_>>().as_slice()
         {
-            if let Some(p) = hex::decode(h).ok().and_then(|b| String::from_utf8(b).ok()) {
+            // S_IFMT 0xF000, S_IFDIR 0x4000.
+            if u32::from_str_radix(raw, 16).is_ok_and(|m| m & 0xF000 == 0x4000) {
                 m.insert(
-                    p,
+                    path.to_string(),
                     (
                         u32::from_str_radix(mode, 8).unwrap_or(0),
                         owner.to_string(),
@@ -89,27 +96,19 @@ fn parse_dirs(out: &str) -> std::collections::HashMap<String, (u32, String, Stri
 }
 
 /// Plan a container service: read everything in one round trip, then emit only needed steps.
-pub async fn plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
+pub async fn plan(host: &RemoteHost, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
     let unit = want.unit_file();
     let mut all_files: Vec<FileSpec> = want.files.clone();
     all_files.push(unit.clone());
     let paths: Vec<&str> = all_files.iter().map(|f| f.path.as_str()).collect();
     let script = format!(
-        // When the unit file is the wanted one and the unit is active, its container runs the
-        // wanted image, so the image is present: skip the (slow) runtime call on no-op runs.
-        "{dirs}{files}{unit}\n\
-         if [ \"$(sha256sum < {unit_path} 2>/dev/null | cut -d' ' -f1)\" = {unit_sha} ] && systemctl is-active --quiet {unit_name}; then echo image.present=1; \
-         elif {img}; then echo image.present=1; else echo image.present=0; fi\n",
+        "{dirs}{files}{unit}\n",
         dirs = dir_probe_script(&want.dirs),
         files = files::probe_script(&paths),
         unit = systemd::probe_script(&want.svc.unit_name()),
-        img = image_exists_script(want.svc.runtime, &want.svc.image),
-        unit_path = quote(&unit.path),
-        unit_sha = unit.sha256(),
-        unit_name = quote(&want.svc.unit_name()),
     );
-    let out = ctx
-        .session
+    let out = host
+        .remote
         .exec(
             &Cmd::read(script)
                 .sudo()
@@ -120,7 +119,22 @@ pub async fn plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<St
     let dirs = parse_dirs(&out.stdout);
     let file_states = files::parse_probe(&out.stdout);
     let unit_state = systemd::parse_probe(&out.stdout);
-    let image_present = out.stdout.lines().any(|l| l == "image.present=1");
+    // When the unit file is the wanted one and the unit is active, its container runs the
+    // wanted image, so the image is present: the (slow) runtime is asked only otherwise.
+    let unit_current = file_states
+        .get(&unit.path)
+        .and_then(|s| s.as_ref())
+        .is_some_and(|s| s.sha256 == unit.sha256());
+    let image_present = (unit_current && unit_state.is_active())
+        || host
+            .remote
+            .exec(
+                &Cmd::read(image_exists_script(want.svc.runtime, &want.svc.image))
+                    .sudo()
+                    .label(&format!("is image {} present", want.svc.image)),
+            )
+            .await?
+            .success();
 
     let mut steps = Vec::new();
     for d in &want.dirs {
@@ -162,7 +176,7 @@ pub async fn plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<St
             config_changed = true;
         }
         let old = if change == FileChange::Content && !f.secret {
-            ctx.session.read_file(&f.path, true).await?
+            host.remote.read_file(&f.path, true).await?
         } else {
             None
         };
@@ -240,7 +254,7 @@ pub fn stays_active_script(unit: &str) -> String {
 }
 
 /// Installed / version (image tag) / healthy for a container service.
-pub async fn status(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<HostStatus> {
+pub async fn status(host: &RemoteHost, want: &ServiceDesired) -> anyhow::Result<HostStatus> {
     let rt = container::binary(want.svc.runtime);
     let fmt = match want.svc.runtime {
         RuntimeKind::Podman => "{{.ImageName}}",
@@ -252,8 +266,8 @@ pub async fn status(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Host
         quote(fmt),
         quote(&want.svc.name)
     );
-    let out = ctx
-        .session
+    let out = host
+        .remote
         .exec(
             &Cmd::read(script)
                 .sudo()
@@ -308,8 +322,8 @@ pub async fn status(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Host
 }
 
 /// Stop, disable and remove the unit. Data directories and config are kept (say so).
-pub async fn uninstall_plan(ctx: &HostCtx, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
-    let st = systemd::state(&ctx.session, &want.svc.unit_name()).await?;
+pub async fn uninstall_plan(host: &RemoteHost, want: &ServiceDesired) -> anyhow::Result<Vec<Step>> {
+    let st = systemd::state(host.remote.as_ref(), &want.svc.unit_name()).await?;
     let unit = want.svc.unit_name();
     let mut steps = Vec::new();
     if st.is_active() {

@@ -3,14 +3,19 @@
 //! same machinery as OpenBao and Zot.
 
 use super::service::{self, DirSpec, ServiceDesired};
-use super::{Component, FileSpec, HostCtx, HostStatus, Step};
+use super::{Component, FileSpec, HostSet, HostStatus, Phase, RemoteHost, RunCtx, Step};
+use crate::config::path::FieldPath;
 use crate::config::{HostConfig, Role, ServiceConfig, StackConfig};
 use crate::host::container::{self, ContainerService};
 use anyhow::anyhow;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct UserService {
     pub name: String,
+    /// Its place in `components.services` (where its references are).
+    pub index: usize,
+    /// As written: references unresolved.
     pub spec: ServiceConfig,
 }
 
@@ -20,20 +25,29 @@ impl UserService {
             .components
             .services
             .iter()
-            .map(|s| UserService {
+            .enumerate()
+            .map(|(index, s)| UserService {
                 name: format!("service/{}", s.name),
+                index,
                 spec: s.clone(),
             })
             .collect()
     }
 
-    fn desired(&self, ctx: &HostCtx) -> anyhow::Result<ServiceDesired> {
+    /// The desired service on a host, with the spec's secret references resolved now (its env
+    /// and files may hold them).
+    async fn desired(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<ServiceDesired> {
+        let at = FieldPath::root()
+            .key("components")
+            .key("services")
+            .index(self.index);
+        let spec: ServiceConfig = ctx.resolve(&at, &self.spec).await?;
         let runtime =
-            container::choose(ctx.stack.components.runtime, &ctx.facts).map_err(|e| anyhow!(e))?;
-        let image = container::rewrite_image(&self.spec.image, &ctx.stack.images);
+            container::choose(ctx.stack.components.runtime, &host.facts).map_err(|e| anyhow!(e))?;
+        let image = container::rewrite_image(&spec.image, &ctx.stack.images);
         let mut dirs = Vec::new();
         let mut files = Vec::new();
-        for (path, content) in &self.spec.files {
+        for (path, content) in &spec.files {
             if let Some(parent) = Path::new(path)
                 .parent()
                 .and_then(|p| p.to_str())
@@ -47,14 +61,14 @@ impl UserService {
         }
         Ok(ServiceDesired {
             svc: ContainerService {
-                name: self.spec.name.clone(),
-                description: format!("service {}", self.spec.name),
+                name: spec.name.clone(),
+                description: format!("service {}", spec.name),
                 image,
                 runtime,
-                volumes: self.spec.volumes.clone(),
-                env: self.spec.env.clone(),
+                volumes: spec.volumes.clone(),
+                env: spec.env.clone(),
                 run_opts: vec![],
-                args: self.spec.args.clone(),
+                args: spec.args.clone(),
             },
             dirs,
             files,
@@ -97,13 +111,44 @@ impl Component for UserService {
         ));
         v
     }
-    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        service::plan(ctx, &self.desired(ctx)?).await
+    fn phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(Converge(self.clone()))]
     }
-    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus> {
-        service::status(ctx, &self.desired(ctx)?).await
+    fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(Remove(self.clone()))]
     }
-    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        service::uninstall_plan(ctx, &self.desired(ctx)?).await
+    async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus> {
+        service::status(host, &self.desired(ctx, host).await?).await
+    }
+}
+
+/// Files, unit, image and a (re)start where they differ, on every host of the role at once.
+struct Converge(UserService);
+
+#[async_trait::async_trait]
+impl Phase for Converge {
+    fn title(&self) -> String {
+        "run the container".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        service::plan(host, &self.0.desired(ctx, host).await?).await
+    }
+}
+
+struct Remove(UserService);
+
+#[async_trait::async_trait]
+impl Phase for Remove {
+    fn title(&self) -> String {
+        "stop and remove the unit".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        service::uninstall_plan(host, &self.0.desired(ctx, host).await?).await
     }
 }

@@ -1,7 +1,7 @@
 //! What a host is: OS, architecture, init system, container runtimes, free disk, listening ports,
 //! whether sudo works. Gathered in ONE read-only round trip: a script printing `key=value` lines.
 
-use crate::ssh::{Cmd, Session, SudoMode};
+use crate::ssh::{Cmd, Remote, SudoMode};
 use anyhow::Context;
 use serde::Serialize;
 use std::time::Duration;
@@ -45,7 +45,7 @@ pub struct RuntimeInfo {
 /// The sudo probe for each mode. With a password, sudo reads it from the script's stdin.
 fn sudo_probe(mode: &SudoMode) -> &'static str {
     match mode {
-        SudoMode::None => r#"if [ "$(id -u)" = 0 ]; then echo sudo=ok; else echo sudo=no; fi"#,
+        SudoMode::None => r#"if [ "$u" = root ]; then echo sudo=ok; else echo sudo=no; fi"#,
         SudoMode::Passwordless => {
             "if sudo -n true >/dev/null 2>&1; then echo sudo=ok; else echo sudo=no; fi"
         }
@@ -57,21 +57,32 @@ fn sudo_probe(mode: &SudoMode) -> &'static str {
 
 /// The gathering script. Every probe tolerates a missing tool (minimal images lack `ss`, `df`
 /// may lack -P on busybox, ...) so one absent program never hides the other facts.
-fn script(mode: &SudoMode) -> String {
-    format!(
-        r#"# The runtimes' version calls are the slow part (~50 ms each): run them alongside the rest.
-# Each prints one short line (atomic on the pipe), so order does not matter.
+///
+/// It runs on every host at the start of every run, so it starts as few programs as it can
+/// (shell builtins read /proc; each program started costs the host a few ms of CPU, and a
+/// Raspberry Pi pays that on every CI run). The container runtimes' versions are asked only
+/// with `versions` (`host test` shows them; a run only needs to know which runtime exists,
+/// and `podman --version` alone costs tens of ms of CPU).
+fn script(mode: &SudoMode, versions: bool) -> String {
+    let runtimes = if versions {
+        r#"# The runtimes' version calls are the slow part: run them alongside the rest. Each prints
+# one short line (atomic on the pipe), so order does not matter.
 if command -v podman >/dev/null 2>&1; then echo "podman=$(podman --version 2>/dev/null)" & fi
-if command -v docker >/dev/null 2>&1; then echo "docker=$(docker --version 2>/dev/null)" & fi
-echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname 2>/dev/null)"
-if [ -r /etc/os-release ]; then (. /etc/os-release; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_pretty=$PRETTY_NAME"); fi
-echo "arch=$(uname -m)"
-echo "kernel=$(uname -r)"
-echo "init=$(cat /proc/1/comm 2>/dev/null)"
+if command -v docker >/dev/null 2>&1; then echo "docker=$(docker --version 2>/dev/null)" & fi"#
+    } else {
+        r#"command -v podman >/dev/null 2>&1 && echo podman=present
+command -v docker >/dev/null 2>&1 && echo docker=present"#
+    };
+    format!(
+        r#"{runtimes}
+if read -r h < /proc/sys/kernel/hostname 2>/dev/null; then echo "hostname=$h"; else echo "hostname=$(hostname 2>/dev/null)"; fi
+if [ -r /etc/os-release ]; then . /etc/os-release; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_pretty=$PRETTY_NAME"; fi
+set -- $(uname -m -r); echo "kernel=$1"; echo "arch=$2"
+read -r i < /proc/1/comm 2>/dev/null; echo "init=$i"
 echo "virt=$(systemd-detect-virt 2>/dev/null)"
-echo "disk_kb=$(df -Pk / 2>/dev/null | awk 'NR==2 {{print $4}}')"
-for f in /proc/net/tcp /proc/net/tcp6; do [ -r $f ] && awk 'NR > 1 && $4 == "0A" {{ n = split($2, a, ":"); print "listen=" a[n] }}' $f; done
-echo "user=$(id -un)"
+df -Pk / 2>/dev/null | {{ read -r _; read -r _ _ _ a _; echo "disk_kb=$a"; }}
+awk 'FNR > 1 && $4 == "0A" {{ n = split($2, a, ":"); print "listen=" a[n] }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+u=$(id -un); echo "user=$u"
 {probe}
 wait
 "#,
@@ -80,20 +91,28 @@ wait
 }
 
 /// Gather facts in one round trip. Read-only; the sudo probe runs only `true`.
-pub async fn gather(s: &Session) -> anyhow::Result<Facts> {
-    let t = s.target();
-    let mut c = Cmd::read(script(&t.sudo))
+pub async fn gather(s: &dyn Remote) -> anyhow::Result<Facts> {
+    gather_with(s, false).await
+}
+
+/// [`gather`], plus the container runtimes' versions (for `host test`).
+pub async fn gather_with_versions(s: &dyn Remote) -> anyhow::Result<Facts> {
+    gather_with(s, true).await
+}
+
+async fn gather_with(s: &dyn Remote, versions: bool) -> anyhow::Result<Facts> {
+    let mut c = Cmd::read(script(s.sudo_mode(), versions))
         .label("gather host facts")
         .timeout(Duration::from_secs(60));
-    if let SudoMode::Password(pw) = &t.sudo {
+    if let SudoMode::Password(pw) = s.sudo_mode() {
         c = c.stdin(format!("{pw}\n").into_bytes());
     }
     let out = s
         .exec(&c)
         .await?
-        .check(&format!("{}: gathering host facts", t.label()))?;
+        .check(&format!("{}: gathering host facts", s.label()))?;
     parse(&out.stdout)
-        .with_context(|| format!("{}: unexpected output from the facts script", t.label()))
+        .with_context(|| format!("{}: unexpected output from the facts script", s.label()))
 }
 
 /// Map `uname -m` to the names container images use.
@@ -112,6 +131,13 @@ pub fn arch_name(uname_m: &str) -> String {
 }
 
 fn runtime_version(kind: RuntimeKind, text: &str) -> RuntimeInfo {
+    if text == "present" {
+        // Asked without versions.
+        return RuntimeInfo {
+            kind,
+            version: String::new(),
+        };
+    }
     // "podman version 4.3.1" / "Docker version 20.10.24+dfsg1, build 297e128"
     let version = text
         .split_whitespace()
@@ -215,8 +241,18 @@ mod tests {
     }
 
     #[test]
+    fn without_versions_no_runtime_binary_is_started() {
+        let s = script(&SudoMode::None, false);
+        assert!(!s.contains("--version"), "{s}");
+        let f = parse("podman=present\nuser=root\narch=x86_64\n").unwrap();
+        assert_eq!(f.runtimes[0].kind, RuntimeKind::Podman);
+        assert_eq!(f.runtimes[0].version, "");
+        assert!(script(&SudoMode::None, true).contains("podman --version"));
+    }
+
+    #[test]
     fn the_script_never_puts_the_sudo_password_on_a_command_line() {
-        let s = script(&SudoMode::Password("hunter2-pw".into()));
+        let s = script(&SudoMode::Password("hunter2-pw".into()), false);
         assert!(!s.contains("hunter2-pw"));
         assert!(s.contains("sudo -k -S -p '' true"));
     }

@@ -2,7 +2,7 @@
 //! commands that change it. The decision of *what* to run lives in `component::service`; this
 //! file only knows how to ask and how to say it.
 
-use crate::ssh::{quote::quote, Cmd, Session};
+use crate::ssh::{quote::quote, Cmd, Remote};
 use serde::Serialize;
 
 /// Quote one word for an `ExecStart=` line (systemd's own syntax, not a shell): double quotes,
@@ -22,6 +22,14 @@ pub fn exec_quote(word: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            // Any other control character as a C escape: never raw in a unit file, where a
+            // CR or NUL makes systemd reject the unit (and NUL is refused by validation).
+            c if c.is_control() && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             '%' => out.push_str("%%"),
             '$' => out.push_str("$$"),
             c => out.push(c),
@@ -70,10 +78,11 @@ impl UnitState {
 /// Shell snippet printing `unit.<key>=<value>` lines for a unit (used inside batched probes).
 pub fn probe_script(unit: &str) -> String {
     let u = quote(unit);
-    // One systemctl call; the journal is read only for a failed unit.
+    // One systemctl call (and no other program: the prefix is added by the shell); the
+    // journal is read only for a failed unit.
     format!(
         "st=$(systemctl show -p LoadState -p ActiveState -p SubState -p UnitFileState -p StateChangeTimestamp {u} 2>/dev/null); \
-         printf '%s\\n' \"$st\" | sed 's/^/unit./'; \
+         printf '%s\\n' \"$st\" | while IFS= read -r l; do printf 'unit.%s\\n' \"$l\"; done; \
          case \"$st\" in *ActiveState=failed*) journalctl -u {u} -n 8 --no-pager -o cat 2>/dev/null | sed 's/^/unit.journal=/';; esac"
     )
 }
@@ -102,7 +111,7 @@ pub fn parse_probe(out: &str) -> UnitState {
 }
 
 /// Read a unit's state (one read-only round trip).
-pub async fn state(session: &Session, unit: &str) -> anyhow::Result<UnitState> {
+pub async fn state(session: &dyn Remote, unit: &str) -> anyhow::Result<UnitState> {
     let out = session
         .exec(&Cmd::read(probe_script(unit)).sudo().label("systemd state"))
         .await?;
@@ -117,6 +126,13 @@ pub fn systemctl(verb: &str, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_never_reach_a_unit_file_raw() {
+        let q = exec_quote("a\rb\u{0}c\td\u{85}e");
+        assert_eq!(q, "\"a\\rb\\x00c\\td\\u0085e\"");
+        assert!(!q.chars().any(|c| c.is_control()), "{q:?}");
+    }
 
     #[test]
     fn exec_quote_leaves_plain_words_and_escapes_the_rest() {

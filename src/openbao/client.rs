@@ -4,8 +4,8 @@
 //! "sealed", "not initialised", "bad token" or "unreachable" become their own [`OpenbaoError`].
 
 use super::error::OpenbaoError;
+use crate::redact;
 use crate::run::log::RunLogHandle;
-use crate::secrets::redact;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! fallback is always announced on stderr. `FOUNDRY_KEYRING=file` forces the file,
 //! `FOUNDRY_KEYRING=keyring` forbids it.
 
-use crate::secrets::redact;
+use crate::redact;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

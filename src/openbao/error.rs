@@ -4,7 +4,7 @@
 //! [`to_failure`].
 
 use crate::error::{fail, ExitClass};
-use crate::secrets::redact::scrub;
+use crate::redact::scrub;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenbaoError {

@@ -8,11 +8,13 @@ pub mod bootstrap;
 pub mod client;
 pub mod creds;
 pub mod error;
+pub mod resolver;
 pub mod secret_cmd;
 pub mod ssh_keys;
 pub mod store;
 
 pub use client::Client;
 pub use error::OpenbaoError;
+pub use resolver::LazyStore;
 pub use ssh_keys::{migrate_local_keys, SshKeyPair};
 pub use store::SecretStore;

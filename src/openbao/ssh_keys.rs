@@ -115,7 +115,7 @@ pub async fn migrate_keys_in(
         }
         let private = std::fs::read_to_string(&private_path)
             .with_context(|| format!("reading {}", private_path.display()))?;
-        crate::secrets::redact::register(&private);
+        crate::redact::register(&private);
         let public_path = PathBuf::from(format!("{}.pub", private_path.display()));
         let public = match std::fs::read_to_string(&public_path) {
             Ok(s) => s.trim_end().to_string(),

@@ -4,7 +4,7 @@
 //!
 //! Tests count `"kind":"exec"` lines with `"mutating":true` to prove a re-run changes nothing.
 
-use crate::secrets::redact;
+use crate::redact;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! Every line is scrubbed of secrets.
 
 use crate::cli::{GlobalOpts, OutputFormat};
-use crate::secrets::redact::scrub;
+use crate::redact::scrub;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;

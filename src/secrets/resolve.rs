@@ -47,6 +47,39 @@ pub async fn resolve_config(
     })
 }
 
+/// One section of the stack (a host, a component's settings) with its references resolved:
+/// what a phase calls when it needs the values, so that nothing is resolved before it is
+/// needed. `base` is the section's path in stack.yaml (for `file:line:col` in errors).
+pub async fn resolve_section<T>(
+    section: &T,
+    base: &FieldPath,
+    l: &Loaded,
+    chain: &Chain,
+    instance: &str,
+) -> Result<T, anyhow::Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut v = serde_yaml::to_value(section)?;
+    let mut problems = Vec::new();
+    resolve_value(&mut v, base, l, chain, instance, &mut problems).await;
+    if !problems.is_empty() {
+        let n = problems.len();
+        let head = if n == 1 {
+            "a secret reference did not resolve".to_string()
+        } else {
+            format!("{n} secret references did not resolve")
+        };
+        return Err(fail(
+            ExitClass::Config,
+            format!("{head}:\n  {}", problems.join("\n  ")),
+        ));
+    }
+    serde_yaml::from_value(v).map_err(|_| {
+        fail(ExitClass::Config, format!("{} ({}): the value after resolving secret references does not fit the field's type", base, l.where_is(base)))
+    })
+}
+
 /// Depth-first, in file order. Boxed because async recursion needs it.
 fn resolve_value<'a>(
     v: &'a mut Value,
@@ -152,10 +185,10 @@ pub fn mask_config(v: &mut Value, base: &FieldPath) {
                 let p = base.key(key);
                 match item {
                     Value::String(s) if should_mask(&p, s) => {
-                        *item = Value::String(super::redact::MASK.into())
+                        *item = Value::String(crate::redact::MASK.into())
                     }
                     Value::Number(_) | Value::Bool(_) if is_secret_field(&p) => {
-                        *item = Value::String(super::redact::MASK.into())
+                        *item = Value::String(crate::redact::MASK.into())
                     }
                     _ => mask_config(item, &p),
                 }
@@ -233,9 +266,7 @@ mod tests {
             c.hosts[0].sudo_password.as_deref(),
             Some("pre-resolve-test-sudo")
         );
-        assert!(crate::secrets::redact::contains_secret(
-            "resolve-test-key-1"
-        ));
+        assert!(crate::redact::contains_secret("resolve-test-key-1"));
     }
 
     #[tokio::test]

@@ -1,9 +1,9 @@
 //! The resolver chain: backends asked in order for a reference; the first that has it wins.
-//! Standard order: environment, then ~/.foundryvars; OpenBao is pushed by its own module.
+//! The standard local order is `secrets::standard_chain()`; OpenBao is pushed by its own module.
 
 use super::env::var_name;
-use super::redact;
 use super::reference::SecretRef;
+use crate::redact;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::fmt;
@@ -67,26 +67,12 @@ pub struct Chain {
     cache: Mutex<HashMap<(String, String, String), String>>,
 }
 
-impl Default for Chain {
-    fn default() -> Self {
-        Chain::standard()
-    }
-}
-
 impl Chain {
     pub fn empty() -> Chain {
         Chain {
             resolvers: Vec::new(),
             cache: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Environment variables, then ~/.foundryvars.
-    pub fn standard() -> Chain {
-        let mut c = Chain::empty();
-        c.push(Box::new(super::env::EnvResolver));
-        c.push(Box::new(super::file::FileResolver::default_path()));
-        c
     }
 
     /// Add a backend after the existing ones (OpenBao goes last: local overrides win).

@@ -2,7 +2,7 @@
 
 use super::quote::quote;
 use super::target::SudoMode;
-use crate::secrets::redact;
+use crate::redact;
 use std::time::Duration;
 
 /// A shell script to run on a host. Build with [`Cmd::read`] (changes nothing) or

@@ -2,7 +2,7 @@
 
 use crate::config::{BastionConfig, HostConfig, SshDefaults};
 use crate::paths;
-use crate::secrets::redact;
+use crate::redact;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 mod probe;
 
 use super::files::{compare, write_step, FileChange, FileSpec};
-use super::{Component, HostCtx, HostStatus, Step};
+use super::{Component, HostSet, HostStatus, Phase, RemoteHost, RunCtx, Step};
 use crate::config::{HostConfig, Role, StackConfig};
 use crate::ssh::quote::{join, quote};
 use crate::ssh::Cmd;
@@ -53,6 +53,29 @@ fn sysctl_file(stack: &StackConfig) -> FileSpec {
     FileSpec::new(SYSCTL_FILE, s, 0o644)
 }
 
+/// The module and sysctl files have no quoting: a line break or another control character in
+/// an entry would add a line that systemd applies at boot. `stack validate` refuses such
+/// values; this is the second line, so a stack that skipped validation cannot write one.
+fn one_line_entries(cfg: &crate::config::HostPrepConfig) -> anyhow::Result<()> {
+    let bad = |what: &str, v: &str| -> anyhow::Result<()> {
+        if v.chars().any(|c| c.is_control()) {
+            anyhow::bail!(
+                "host_prep.{what} {:?} holds a control character (a line break would add a line to the file systemd reads at boot); remove it",
+                v.chars().take(80).collect::<String>()
+            );
+        }
+        Ok(())
+    };
+    for m in &cfg.kernel_modules {
+        bad("kernel_modules", m)?;
+    }
+    for (k, v) in &cfg.sysctls {
+        bad("sysctls key", k)?;
+        bad("sysctls value", v)?;
+    }
+    Ok(())
+}
+
 fn install_script(pm: PackageManager, pkgs: &[String]) -> Option<String> {
     let list = join(pkgs);
     match pm {
@@ -75,6 +98,7 @@ pub fn steps_for(
     st: &HostPrepState,
 ) -> anyhow::Result<Vec<Step>> {
     let cfg = &stack.components.host_prep;
+    one_line_entries(cfg)?;
     let container = is_container(virt);
     let mut steps = Vec::new();
 
@@ -238,12 +262,14 @@ impl Component for HostPrep {
         }
         v
     }
-    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        let st = probe::probe(ctx).await?;
-        steps_for(&ctx.stack, &ctx.facts.virt, &ctx.facts.listening_tcp, &st)
+    fn phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(Prepare)]
     }
-    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus> {
-        let steps = self.plan(ctx).await?;
+    fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(Unprepare)]
+    }
+    async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus> {
+        let steps = plan(&ctx.stack, host).await?;
         let pending: Vec<&Step> = steps.iter().filter(|s| s.mutates()).collect();
         let cannot = steps.len() - pending.len();
         let message = if pending.is_empty() {
@@ -266,10 +292,45 @@ impl Component for HostPrep {
             message,
         })
     }
-    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        // Packages, swap and time sync are left as they are: other software may rely on them.
-        let out = ctx
-            .session
+}
+
+/// One probe, then a step per item that differs.
+async fn plan(stack: &StackConfig, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+    let st = probe::probe(stack, host).await?;
+    steps_for(stack, &host.facts.virt, &host.facts.listening_tcp, &st)
+}
+
+/// Every host, in parallel.
+struct Prepare;
+
+#[async_trait::async_trait]
+impl Phase for Prepare {
+    fn title(&self) -> String {
+        "prepare hosts".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        plan(&ctx.stack, host).await
+    }
+}
+
+/// Removes foundry's module and sysctl files. Packages, swap and time sync are left as they
+/// are: other software may rely on them.
+struct Unprepare;
+
+#[async_trait::async_trait]
+impl Phase for Unprepare {
+    fn title(&self) -> String {
+        "remove host settings".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, _ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        let out = host
+            .remote
             .exec(
                 &Cmd::read(format!(
                     "for f in {} {}; do [ -e \"$f\" ] && echo \"$f\"; done; true",

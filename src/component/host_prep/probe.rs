@@ -2,7 +2,8 @@
 
 use super::{MODULES_FILE, SYSCTL_FILE};
 use crate::component::files::{self, FileState};
-use crate::component::HostCtx;
+use crate::component::RemoteHost;
+use crate::config::StackConfig;
 use crate::ssh::quote::quote;
 use crate::ssh::Cmd;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,27 +46,30 @@ pub fn script(ctx_packages: &[String], modules: &[String], sysctls: &[&String]) 
         let list = crate::ssh::quote::join(ctx_packages);
         // One package-manager call for the whole list; prints `pkg=NAME` per installed package.
         s.push_str(&format!(
-            "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${{Status}} ${{Package}}\\n' {list} 2>/dev/null | awk '$1==\"install\" && $2==\"ok\" && $3==\"installed\" {{print \"pkg=\" $4}}'; \
+            "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${{Status}} ${{Package}}\\n' {list} 2>/dev/null | while read -r a b c p; do [ \"$a $b $c\" = 'install ok installed' ] && echo \"pkg=$p\"; done; \
              elif command -v rpm >/dev/null; then for p in {list}; do rpm -q \"$p\" >/dev/null 2>&1 && echo \"pkg=$p\"; done; \
              elif command -v apk >/dev/null; then for p in {list}; do apk info -e \"$p\" >/dev/null 2>&1 && echo \"pkg=$p\"; done; fi\n"
         ));
     }
-    s.push_str("echo swap.active=$(tail -n +2 /proc/swaps 2>/dev/null | grep -c .)\n");
+    // Builtins only (read loops over /proc): no program started for swap, modules or sysctls.
+    s.push_str(
+        "n=0; if [ -r /proc/swaps ]; then { read -r _; while read -r l; do [ -n \"$l\" ] && n=$((n+1)); done; } < /proc/swaps; fi; echo swap.active=$n\n",
+    );
     s.push_str(
         "echo swap.fstab=$(grep -Ec '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null)\n",
     );
     for m in modules {
         let q = quote(m);
-        // Loaded as a module, or built into the kernel.
-        s.push_str(&format!(
-            "if grep -q \"^$(printf %s {q} | tr - _) \" /proc/modules 2>/dev/null || [ -d /sys/module/$(printf %s {q} | tr - _) ]; then echo mod={q}; fi\n"
-        ));
+        // /sys/module/<name> exists for a loaded module and for a built-in one with
+        // parameters; the kernel names it with `_` for `-`.
+        let sys = quote(&format!("/sys/module/{}", m.replace('-', "_")));
+        s.push_str(&format!("[ -d {sys} ] && echo mod={q}\n"));
     }
     for k in sysctls {
         let q = quote(k);
         let f = quote(&format!("/proc/sys/{}", k.replace('.', "/")));
         s.push_str(&format!(
-            "if [ -r {f} ]; then printf 'sysctl %s %s\\n' {q} \"$(cat {f})\"; fi; [ -w {f} ] && printf 'sysctlw %s\\n' {q}\n"
+            "if [ -r {f} ] && read -r v < {f}; then printf 'sysctl %s %s\\n' {q} \"$v\"; fi; [ -w {f} ] && printf 'sysctlw %s\\n' {q}\n"
         ));
     }
     s.push_str(&files::probe_script(&[MODULES_FILE, SYSCTL_FILE]));
@@ -117,11 +121,11 @@ pub fn parse(out: &str) -> HostPrepState {
     st
 }
 
-pub async fn probe(ctx: &HostCtx) -> anyhow::Result<HostPrepState> {
-    let cfg = &ctx.stack.components.host_prep;
+pub async fn probe(stack: &StackConfig, host: &RemoteHost) -> anyhow::Result<HostPrepState> {
+    let cfg = &stack.components.host_prep;
     let keys: Vec<&String> = cfg.sysctls.keys().collect();
-    let out = ctx
-        .session
+    let out = host
+        .remote
         .exec(
             &Cmd::read(script(&cfg.packages, &cfg.kernel_modules, &keys))
                 .sudo()
@@ -131,21 +135,21 @@ pub async fn probe(ctx: &HostCtx) -> anyhow::Result<HostPrepState> {
         .check("probe host-prep state")?;
     let mut st = parse(&out.stdout);
     // Old content only for the diff, and only when the file differs (rare: first run or drift).
-    let want_m = super::modules_file(&ctx.stack);
+    let want_m = super::modules_file(stack);
     if st
         .modules_file
         .as_ref()
         .is_some_and(|f| f.sha256 != want_m.sha256())
     {
-        st.modules_file_content = ctx.session.read_file(MODULES_FILE, true).await?;
+        st.modules_file_content = host.remote.read_file(MODULES_FILE, true).await?;
     }
-    let want_s = super::sysctl_file(&ctx.stack);
+    let want_s = super::sysctl_file(stack);
     if st
         .sysctl_file
         .as_ref()
         .is_some_and(|f| f.sha256 != want_s.sha256())
     {
-        st.sysctl_file_content = ctx.session.read_file(SYSCTL_FILE, true).await?;
+        st.sysctl_file_content = host.remote.read_file(SYSCTL_FILE, true).await?;
     }
     Ok(st)
 }

@@ -167,3 +167,16 @@ fn probe_output_is_parsed() {
         Some("systemd-timesyncd")
     );
 }
+
+#[test]
+fn a_line_break_in_a_module_or_sysctl_never_reaches_the_files() {
+    for yaml in [
+        "kernel_modules: [\"overlay\\nevil\"]",
+        "sysctls: {\"net.ipv4.ip_forward\": \"1\\nkernel.x = 1\"}",
+    ] {
+        let mut s = stack();
+        s.components.host_prep = serde_yaml::from_str(yaml).unwrap();
+        let e = steps_for(&s, "none", &[22], &converged(&s)).unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+    }
+}

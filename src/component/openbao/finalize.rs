@@ -2,7 +2,7 @@
 //! unseal every node, mount KV v2 at `secret/`, and move local SSH keys in. With `dry_run`
 //! (plans) only read-only GETs are made and the lines say what would happen.
 
-use super::super::StackCtx;
+use crate::component::RunCtx;
 use crate::openbao::bootstrap::{
     self, ensure_initialised, unseal_with, wait_cluster_ready, wait_for_api,
 };
@@ -20,7 +20,7 @@ const API_WAIT: Duration = Duration::from_secs(90);
 /// After unseal the server answers 429 briefly before it is active.
 const READY_WAIT: Duration = Duration::from_secs(60);
 
-pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
+pub async fn run(ctx: &RunCtx, dry_run: bool) -> anyhow::Result<Vec<String>> {
     let stack = &ctx.stack;
     let cfg = address::settings(stack);
     let nodes = address::nodes(stack);
@@ -39,7 +39,7 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
     let mut clients = Vec::new();
     for (host, url) in &nodes {
         let c = Client::new(url, None, ctx.log.clone())?;
-        if ctx.dry_run {
+        if dry_run {
             if c.health().await.is_err() {
                 // Not installed yet (or down): nothing more can be read.
                 return Ok(vec![would_all]);
@@ -56,7 +56,7 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
     // 2. Initialise through the first node.
     let mut stored = creds::load(&ctx.instance).await?;
     if !first.init_status().await? {
-        if ctx.dry_run {
+        if dry_run {
             return Ok(vec![would_all]);
         }
         let (c, loc) = ensure_initialised(first, &ctx.instance, cfg.key_shares, cfg.key_threshold)
@@ -75,7 +75,7 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
         if !st.sealed {
             continue;
         }
-        if ctx.dry_run {
+        if dry_run {
             lines.push(format!("would unseal OpenBao on {host} (sealed)"));
             continue;
         }
@@ -93,11 +93,11 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
             .with_context(|| format!("unsealing OpenBao on {host} with the keys in {loc}"))?;
         lines.push(format!("unsealed OpenBao on {host}"));
     }
-    if ctx.dry_run && !lines.is_empty() {
+    if dry_run && !lines.is_empty() {
         lines.push("would check the KV v2 mount at secret/ once unsealed".into());
         return Ok(lines);
     }
-    if !ctx.dry_run {
+    if !dry_run {
         let all: Vec<&Client> = clients.iter().map(|(_, c)| c).collect();
         wait_cluster_ready(&all, READY_WAIT).await?;
     }
@@ -105,7 +105,7 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
     // 4. KV v2 at secret/ (through the address foundry uses for secrets, with the token).
     let token = match creds::token(&ctx.instance).await? {
         Some(t) => t,
-        None if ctx.dry_run => {
+        None if dry_run => {
             lines.push(
                 "would check the KV v2 mount at secret/ (no token stored to check it now)".into(),
             );
@@ -120,14 +120,14 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
         }
     };
     let api = Client::new(&address::api_address(stack)?, Some(token), ctx.log.clone())?;
-    if bootstrap::ensure_kv(&api, ctx.dry_run).await? {
-        lines.push(if ctx.dry_run {
+    if bootstrap::ensure_kv(&api, dry_run).await? {
+        lines.push(if dry_run {
             "would mount KV v2 at secret/".to_string()
         } else {
             "mounted KV v2 at secret/".to_string()
         });
     }
-    if ctx.dry_run {
+    if dry_run {
         return Ok(lines);
     }
 
@@ -149,7 +149,7 @@ pub async fn run(ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
 }
 
 /// Key files stack.yaml points at (per host and the default).
-fn referenced_keys(ctx: &StackCtx) -> Vec<PathBuf> {
+fn referenced_keys(ctx: &RunCtx) -> Vec<PathBuf> {
     let s = &ctx.stack;
     s.hosts
         .iter()
@@ -162,4 +162,26 @@ fn referenced_keys(ctx: &StackCtx) -> Vec<PathBuf> {
         .chain(s.ssh.key.as_deref())
         .map(paths::expand_tilde)
         .collect()
+}
+
+/// How many foundry-generated key files in `~/.foundry/keys` the key migration would consider
+/// (not `.pub`, not named by a host's `ssh_key`). Local only: no request.
+pub fn local_keys_to_move(ctx: &RunCtx) -> usize {
+    let keep = referenced_keys(ctx);
+    let Ok(entries) = std::fs::read_dir(paths::keys_dir()) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or(".");
+            !n.ends_with(".pub")
+                && !n.starts_with('.')
+                && !keep
+                    .iter()
+                    .any(|k| k == p || k.canonicalize().ok() == p.canonicalize().ok())
+        })
+        .count()
 }

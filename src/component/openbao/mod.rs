@@ -5,12 +5,13 @@
 //! keys into it. See docs/openbao.md.
 
 pub mod config;
-mod finalize;
+pub mod finalize;
 #[cfg(test)]
 mod tests;
 
+use super::api::ApiAction;
 use super::service::{self, DirSpec, ServiceDesired};
-use super::{Component, FileSpec, HostCtx, HostStatus, StackCtx, Step};
+use super::{Component, FileSpec, HostSet, HostStatus, Phase, RemoteHost, RunCtx, Step};
 use crate::config::{HostConfig, Role, StackConfig};
 use crate::host::container::{self, ContainerService};
 use crate::host::facts::RuntimeKind;
@@ -19,6 +20,7 @@ use crate::openbao::client::Client;
 use anyhow::{anyhow, bail};
 use config::{ServerConfig, CONFIG_FILE, CONTAINER_CONFIG_DIR, CONTAINER_DATA_DIR};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub const NAME: &str = "openbao";
 pub const UPSTREAM_IMAGE: &str = "quay.io/openbao/openbao";
@@ -128,12 +130,11 @@ pub fn desired_for(
     })
 }
 
-impl Openbao {
-    fn desired(&self, ctx: &HostCtx) -> anyhow::Result<ServiceDesired> {
-        let runtime =
-            container::choose(ctx.stack.components.runtime, &ctx.facts).map_err(|e| anyhow!(e))?;
-        desired_for(&ctx.stack, &ctx.host, runtime)
-    }
+/// The desired service on a connected host.
+fn desired(ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<ServiceDesired> {
+    let runtime =
+        container::choose(ctx.stack.components.runtime, &host.facts).map_err(|e| anyhow!(e))?;
+    desired_for(&ctx.stack, &host.config, runtime)
 }
 
 #[async_trait::async_trait]
@@ -185,35 +186,26 @@ impl Component for Openbao {
         v
     }
 
-    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        service::plan(ctx, &self.desired(ctx)?).await
+    /// settings → the server on each host → initialise and unseal over the API.
+    fn phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![
+            Box::new(Settings),
+            Box::new(RunServer),
+            Box::new(InitUnseal),
+        ]
     }
 
-    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus> {
-        service::status(ctx, &self.desired(ctx)?).await
+    fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(RemoveServer)]
     }
 
-    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        service::uninstall_plan(ctx, &self.desired(ctx)?).await
+    async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus> {
+        service::status(host, &desired(ctx, host)?).await
     }
 
-    async fn prepare(&self, ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
-        // Shown with the plan and the install result (and in their JSON).
-        Ok(plain_http_warning(&ctx.stack).into_iter().collect())
-    }
-
-    async fn finalize(&self, ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
-        finalize::run(ctx).await
-    }
-
-    async fn stack_status(
-        &self,
-        stack: &StackConfig,
-        _instance: &str,
-    ) -> Vec<(String, HostStatus)> {
-        // The trait gives no run log here; these are read-only GETs.
-        let log = crate::run::log::RunLog::disabled();
-        let nodes = address::nodes(stack);
+    async fn stack_status(&self, ctx: &RunCtx) -> Vec<(String, HostStatus)> {
+        let log = ctx.log.clone();
+        let nodes = address::nodes(&ctx.stack);
         let many = nodes.len() > 1;
         let mut rows = Vec::new();
         for (host, url) in nodes {
@@ -234,6 +226,113 @@ impl Component for Openbao {
             rows.push((label, st));
         }
         rows
+    }
+}
+
+/// Warnings about the settings (plain HTTP), shown with the plan and the result.
+struct Settings;
+
+#[async_trait::async_trait]
+impl Phase for Settings {
+    fn title(&self) -> String {
+        "check settings".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Api
+    }
+    async fn plan_api(&self, ctx: &Arc<RunCtx>) -> anyhow::Result<Vec<Step>> {
+        if let Some(w) = plain_http_warning(&ctx.stack) {
+            ctx.note(w);
+        }
+        Ok(vec![])
+    }
+}
+
+/// config.hcl, directories, unit and image on every `openbao` host.
+struct RunServer;
+
+#[async_trait::async_trait]
+impl Phase for RunServer {
+    fn title(&self) -> String {
+        "run the server".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        service::plan(host, &desired(ctx, host)?).await
+    }
+}
+
+struct RemoveServer;
+
+#[async_trait::async_trait]
+impl Phase for RemoveServer {
+    fn title(&self) -> String {
+        "stop and remove the unit".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        service::uninstall_plan(host, &desired(ctx, host)?).await
+    }
+}
+
+/// Initialise (once), unseal every node, mount KV v2, move local SSH keys in. The plan asks
+/// the API read-only what is missing; the step does it (see `finalize.rs`).
+struct InitUnseal;
+
+#[async_trait::async_trait]
+impl Phase for InitUnseal {
+    fn title(&self) -> String {
+        "initialise and unseal".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Api
+    }
+    async fn plan_api(&self, ctx: &Arc<RunCtx>) -> anyhow::Result<Vec<Step>> {
+        let would = finalize::run(ctx, true).await?;
+        let keys = finalize::local_keys_to_move(ctx);
+        if ctx.dry_run {
+            for l in would {
+                ctx.note(l);
+            }
+            return Ok(vec![]);
+        }
+        if would.is_empty() && keys == 0 {
+            return Ok(vec![]);
+        }
+        let mut what: Vec<String> = would
+            .iter()
+            .map(|l| l.strip_prefix("would ").unwrap_or(l).to_string())
+            .collect();
+        if keys > 0 {
+            what.push(format!("move {keys} local SSH key(s) into OpenBao"));
+        }
+        Ok(vec![Step::api(Arc::new(Bootstrap {
+            ctx: ctx.clone(),
+            what: what.join("; "),
+        }))])
+    }
+}
+
+#[derive(Debug)]
+struct Bootstrap {
+    ctx: Arc<RunCtx>,
+    what: String,
+}
+
+#[async_trait::async_trait]
+impl ApiAction for Bootstrap {
+    fn describe(&self) -> String {
+        self.what.clone()
+    }
+    async fn execute(&self) -> anyhow::Result<()> {
+        for l in finalize::run(&self.ctx, false).await? {
+            self.ctx.note(l);
+        }
+        Ok(())
     }
 }
 

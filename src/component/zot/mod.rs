@@ -19,14 +19,15 @@ pub mod upstream;
 #[cfg(test)]
 mod tests;
 
+use super::api::ApiAction;
 use super::service::{self, DirSpec, ServiceDesired};
-use super::{Action, Component, FileSpec, HostCtx, HostStatus, StackCtx, Step};
+use super::{Action, Component, FileSpec, HostSet, HostStatus, Phase, RemoteHost, RunCtx, Step};
 use crate::config::{HostConfig, ImagesConfig, Role, StackConfig, ZotConfig};
 use crate::host::container::{self, ContainerService};
 use crate::ssh::quote::quote;
 use anyhow::anyhow;
 use secret::AdminPassword;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 pub const NAME: &str = "zot";
 const UNIT: &str = "zot";
@@ -36,14 +37,11 @@ const UNIT: &str = "zot";
 const PLACEHOLDER: &[u8] = b"# password not known yet\n";
 
 #[derive(Default)]
-pub struct Zot {
-    /// Set by `prepare`, read by `plan` on every host of the same run.
-    password: Mutex<Option<AdminPassword>>,
-}
+pub struct Zot;
 
 impl Zot {
     pub fn new() -> Zot {
-        Zot::default()
+        Zot
     }
 }
 
@@ -106,10 +104,15 @@ pub fn endpoint(stack: &StackConfig) -> Option<ZotEndpoint> {
 }
 
 /// The container service and everything it reads, with the given htpasswd content.
-fn desired(ctx: &HostCtx, z: &ZotConfig, htpasswd: Vec<u8>) -> anyhow::Result<ServiceDesired> {
+fn desired(
+    ctx: &RunCtx,
+    host: &RemoteHost,
+    z: &ZotConfig,
+    htpasswd: Vec<u8>,
+) -> anyhow::Result<ServiceDesired> {
     let runtime =
-        container::choose(ctx.stack.components.runtime, &ctx.facts).map_err(|e| anyhow!(e))?;
-    let image = image(z, &ctx.stack.images, &ctx.facts.arch).map_err(|e| anyhow!(e))?;
+        container::choose(ctx.stack.components.runtime, &host.facts).map_err(|e| anyhow!(e))?;
+    let image = image(z, &ctx.stack.images, &host.facts.arch).map_err(|e| anyhow!(e))?;
     let rendered = config::render(z)?;
     let conf_dir = z.config_dir.trim_end_matches('/').to_string();
     let storage = z.storage_path.trim_end_matches('/').to_string();
@@ -225,58 +228,31 @@ impl Component for Zot {
         ]
     }
 
-    async fn prepare(&self, ctx: &StackCtx) -> anyhow::Result<Vec<String>> {
-        let z = cfg(&ctx.stack)?;
-        let rendered = config::render(z)?;
-        let (pw, line) =
-            secret::ensure(&ctx.stack, &ctx.instance, ctx.log.clone(), ctx.dry_run).await?;
-        *self.password.lock().unwrap_or_else(|e| e.into_inner()) = Some(pw);
-        Ok(rendered.notes.into_iter().chain(line).collect())
+    /// the admin password (OpenBao) → the registry on each `zot` host.
+    fn phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(Password), Box::new(RunRegistry)]
     }
 
-    async fn plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
-        let z = cfg(&ctx.stack)?;
-        if let Err(e) = image(z, &ctx.stack.images, &ctx.facts.arch) {
-            return Ok(vec![Step::cannot("run Zot", e)]);
-        }
-        let pw = self
-            .password
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let htpasswd = match pw {
-            Some(AdminPassword::Known(pw)) => {
-                let existing = ctx.session.read_file(&htpasswd_path(z), true).await?;
-                htpasswd::desired(existing.as_deref(), &z.admin_user, &pw)?
-            }
-            Some(_) => PLACEHOLDER.to_vec(),
-            None => anyhow::bail!("internal: zot plan ran before prepare"),
-        };
-        let want = desired(ctx, z, htpasswd)?;
-        let mut steps = service::plan(ctx, &want).await?;
-        if steps
-            .iter()
-            .any(|s| matches!(s.action, Action::Verify { .. }))
-        {
-            steps.push(Step::verify(
-                format!("registry answers on port {}", z.port),
-                answers_script(&loopback_base(z)),
-                90,
-            ));
-        }
-        Ok(steps)
+    fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
+        vec![Box::new(RemoveRegistry)]
     }
 
-    async fn status(&self, ctx: &HostCtx) -> anyhow::Result<HostStatus> {
+    async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus> {
         let z = cfg(&ctx.stack)?;
-        let want = desired(ctx, z, PLACEHOLDER.to_vec())?;
-        let mut st = service::status(ctx, &want).await?;
+        let want = desired(ctx, host, z, PLACEHOLDER.to_vec())?;
+        let mut st = service::status(host, &want).await?;
         if !st.installed || !st.healthy {
             return Ok(st);
         }
-        let pw = secret::lookup(&ctx.stack, &ctx.instance).await;
+        let pw = secret::lookup(ctx).await;
         let creds = pw.as_ref().ok().and_then(|p| p.as_deref());
-        let p = probe::run(&ctx.session, &loopback_base(z), &z.admin_user, creds).await?;
+        let p = probe::run(
+            host.remote.as_ref(),
+            &loopback_base(z),
+            &z.admin_user,
+            creds,
+        )
+        .await?;
         if p.curl_missing {
             st.message
                 .push_str("; curl not installed on the host: registry API not checked");
@@ -317,9 +293,119 @@ impl Component for Zot {
         st.message = parts.join("; ");
         Ok(st)
     }
+}
 
-    async fn uninstall_plan(&self, ctx: &HostCtx) -> anyhow::Result<Vec<Step>> {
+/// The admin password for this run, published for the registry phase.
+#[derive(Clone, Debug)]
+struct PasswordOutput(AdminPassword);
+
+/// Read the admin password from OpenBao; generate and store it when missing (a step, so a
+/// plan shows it and changes nothing).
+struct Password;
+
+#[async_trait::async_trait]
+impl Phase for Password {
+    fn title(&self) -> String {
+        "admin password".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Api
+    }
+    async fn plan_api(&self, ctx: &Arc<RunCtx>) -> anyhow::Result<Vec<Step>> {
         let z = cfg(&ctx.stack)?;
-        service::uninstall_plan(ctx, &desired(ctx, z, PLACEHOLDER.to_vec())?).await
+        for n in config::render(z)?.notes {
+            ctx.note(n);
+        }
+        let (pw, line) = secret::read(ctx).await?;
+        let generate = matches!(pw, AdminPassword::WouldGenerate) && !ctx.dry_run;
+        ctx.outputs.put(PasswordOutput(pw));
+        if generate {
+            return Ok(vec![Step::api(Arc::new(GeneratePassword {
+                ctx: ctx.clone(),
+            }))]);
+        }
+        if let Some(l) = line {
+            ctx.note(l);
+        }
+        Ok(vec![])
+    }
+}
+
+#[derive(Debug)]
+struct GeneratePassword {
+    ctx: Arc<RunCtx>,
+}
+
+#[async_trait::async_trait]
+impl ApiAction for GeneratePassword {
+    fn describe(&self) -> String {
+        format!(
+            "generate the Zot admin password and store it in OpenBao at {}",
+            secret::path(&self.ctx.instance)
+        )
+    }
+    async fn execute(&self) -> anyhow::Result<()> {
+        let (pw, line) = secret::ensure(&self.ctx).await?;
+        if let Some(l) = line {
+            self.ctx.note(l);
+        }
+        self.ctx.outputs.put(PasswordOutput(pw));
+        Ok(())
+    }
+}
+
+/// config.json, htpasswd, unit and image on every `zot` host; a check that it answers.
+struct RunRegistry;
+
+#[async_trait::async_trait]
+impl Phase for RunRegistry {
+    fn title(&self) -> String {
+        "run the registry".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        let z = cfg(&ctx.stack)?;
+        if let Err(e) = image(z, &ctx.stack.images, &host.facts.arch) {
+            return Ok(vec![Step::cannot("run Zot", e)]);
+        }
+        let htpasswd = match ctx.outputs.get::<PasswordOutput>().map(|p| p.0) {
+            Some(AdminPassword::Known(pw)) => {
+                let existing = host.remote.read_file(&htpasswd_path(z), true).await?;
+                htpasswd::desired(existing.as_deref(), &z.admin_user, &pw)?
+            }
+            Some(_) => PLACEHOLDER.to_vec(),
+            None => anyhow::bail!("internal: the zot registry phase ran before its password phase"),
+        };
+        let want = desired(ctx, host, z, htpasswd)?;
+        let mut steps = service::plan(host, &want).await?;
+        if steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Verify { .. }))
+        {
+            steps.push(Step::verify(
+                format!("registry answers on port {}", z.port),
+                answers_script(&loopback_base(z)),
+                90,
+            ));
+        }
+        Ok(steps)
+    }
+}
+
+struct RemoveRegistry;
+
+#[async_trait::async_trait]
+impl Phase for RemoveRegistry {
+    fn title(&self) -> String {
+        "stop and remove the unit".into()
+    }
+    fn hosts(&self) -> HostSet {
+        HostSet::Parallel
+    }
+    async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
+        let z = cfg(&ctx.stack)?;
+        service::uninstall_plan(host, &desired(ctx, host, z, PLACEHOLDER.to_vec())?).await
     }
 }

@@ -7,7 +7,7 @@
 //! command's stdin as a curl config line (`-K -`), never on a command line or in the run log.
 
 use super::upstream;
-use crate::ssh::{quote::quote, Cmd, Session};
+use crate::ssh::{quote::quote, Cmd, Remote};
 
 /// One catalog page: distribution (and registries modelled on it) refuse `n` above 1000, so a
 /// bigger registry is reported as "at least" this many.
@@ -88,7 +88,7 @@ pub fn parse(out: &str) -> ApiProbe {
 
 /// Run the probe on a host. `creds` is (user, password) when the password is known.
 pub async fn run(
-    session: &Session,
+    session: &dyn Remote,
     base: &str,
     user: &str,
     creds: Option<&str>,

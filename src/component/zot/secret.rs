@@ -2,10 +2,8 @@
 //! `password`), registered with the redactor the moment it is known. This file is the only place
 //! the Zot component talks to OpenBao.
 
-use crate::config::StackConfig;
-use crate::openbao::SecretStore;
-use crate::run::log::RunLogHandle;
-use crate::secrets::redact;
+use crate::component::RunCtx;
+use crate::redact;
 
 pub const KEY: &str = "password";
 /// Generated password length (alphanumeric: safe in htpasswd, curl configs and registries.yaml).
@@ -40,18 +38,13 @@ impl std::fmt::Debug for AdminPassword {
     }
 }
 
-/// Read the password, generating and storing it when missing (never in a dry run). Returns it
-/// with the line to report, if any.
-pub async fn ensure(
-    stack: &StackConfig,
-    instance: &str,
-    log: RunLogHandle,
-    dry_run: bool,
-) -> anyhow::Result<(AdminPassword, Option<String>)> {
-    let p = path(instance);
-    let store = match SecretStore::connect(stack, instance, log).await {
+/// Read the password (read-only). Missing: `WouldGenerate` with the line a plan shows. OpenBao
+/// not answering is an error, except in a dry run (then `Unknown`, and the plan says so).
+pub async fn read(ctx: &RunCtx) -> anyhow::Result<(AdminPassword, Option<String>)> {
+    let p = path(&ctx.instance);
+    let store = match ctx.openbao().await {
         Ok(s) => s,
-        Err(e) if dry_run => {
+        Err(e) if ctx.dry_run => {
             let why = format!("{e:#}");
             return Ok((
                 AdminPassword::Unknown(why.clone()),
@@ -64,20 +57,29 @@ pub async fn ensure(
             )))
         }
     };
-    if dry_run {
-        return Ok(match store.get(PATH, KEY).await? {
-            Some(pw) => {
-                redact::register(&pw);
-                (AdminPassword::Known(pw), None)
-            }
-            None => (
-                AdminPassword::WouldGenerate,
-                Some(format!(
-                    "would generate the Zot admin password and store it in OpenBao at {p}"
-                )),
-            ),
-        });
-    }
+    Ok(match store.get(PATH, KEY).await? {
+        Some(pw) => {
+            redact::register(&pw);
+            (AdminPassword::Known(pw), None)
+        }
+        None => (
+            AdminPassword::WouldGenerate,
+            Some(format!(
+                "would generate the Zot admin password and store it in OpenBao at {p}"
+            )),
+        ),
+    })
+}
+
+/// Generate and store the password when it is still missing; returns it with the line to
+/// report when this run created it.
+pub async fn ensure(ctx: &RunCtx) -> anyhow::Result<(AdminPassword, Option<String>)> {
+    let p = path(&ctx.instance);
+    let store = ctx.openbao().await.map_err(|e| {
+        e.context(format!(
+            "zot needs OpenBao for its admin password ({p}:{KEY}); install the openbao component first"
+        ))
+    })?;
     let (pw, created) = store.get_or_generate(PATH, KEY, LEN).await?;
     redact::register(&pw);
     let line =
@@ -86,8 +88,8 @@ pub async fn ensure(
 }
 
 /// Read-only lookup for `status`: None when it is not stored (yet).
-pub async fn lookup(stack: &StackConfig, instance: &str) -> anyhow::Result<Option<String>> {
-    let store = SecretStore::connect(stack, instance, crate::run::log::RunLog::disabled()).await?;
+pub async fn lookup(ctx: &RunCtx) -> anyhow::Result<Option<String>> {
+    let store = ctx.openbao().await?;
     let pw = store.get(PATH, KEY).await?;
     if let Some(p) = &pw {
         redact::register(p);
