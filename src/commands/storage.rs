@@ -7,8 +7,9 @@ use crate::config::load::{load, load_str};
 use crate::config::validate::{validate, Severity};
 use crate::config::{StackConfig, TruenasConfig};
 use crate::error::{fail, ExitClass};
+use crate::redact;
 use crate::run::log::{RunLog, RunLogHandle};
-use crate::secrets::{file, redact};
+use crate::secrets::file;
 use crate::truenas::selftest::{self, Outcome, StepReport};
 use crate::truenas::size::human;
 use crate::truenas::{to_failure, Client, Settings, TruenasError, Trust};
@@ -37,10 +38,11 @@ fn run_log(command: &str) -> Result<RunLogHandle> {
     Ok(log)
 }
 
-/// The stack (validated, secrets resolved) and its `storage.truenas`.
+/// The stack (validated) and its `storage.truenas` with the API key resolved. Only the key is
+/// looked up: storage commands must not need the hosts' secrets.
 async fn truenas_stack(g: &GlobalOpts) -> Result<(StackConfig, TruenasConfig)> {
-    let stack = common::load_resolved(g).await?;
-    let t = stack.storage.truenas.clone().ok_or_else(|| {
+    let stack = common::load_checked(g)?.config;
+    let mut t = stack.storage.truenas.clone().ok_or_else(|| {
         fail(
             ExitClass::Config,
             format!(
@@ -49,6 +51,24 @@ async fn truenas_stack(g: &GlobalOpts) -> Result<(StackConfig, TruenasConfig)> {
             ),
         )
     })?;
+    let refs = crate::secrets::find_refs(&t.api_key)
+        .map_err(|e| fail(ExitClass::Config, format!("storage.truenas.api_key: {e}")))?;
+    if !refs.is_empty() {
+        let chain = common::chain_for(Some(&stack), &g.instance);
+        let mut values = Vec::new();
+        for r in &refs {
+            let v = chain
+                .resolve(&g.instance, r)
+                .await
+                .map_err(|e| fail(ExitClass::Config, format!("storage.truenas.api_key: {e}")))?;
+            redact::register(&v);
+            values.push(v);
+        }
+        let mut it = values.into_iter();
+        t.api_key = crate::secrets::reference::replace_refs(&t.api_key, &refs, |_| {
+            it.next().unwrap_or_default()
+        });
+    }
     Ok((stack, t))
 }
 

@@ -4,7 +4,7 @@
 //! that matches nothing is `-32001` with reason `MatchNotFound()`, and so on.
 
 use crate::error::{fail, ExitClass};
-use crate::secrets::redact::scrub;
+use crate::redact::scrub;
 use serde_json::Value;
 use std::time::Duration;
 

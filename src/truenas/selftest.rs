@@ -5,8 +5,8 @@
 use super::client::{Client, Settings};
 use super::error::TruenasError;
 use super::size::human;
+use crate::redact::scrub;
 use crate::run::log::RunLogHandle;
-use crate::secrets::redact::scrub;
 use serde::Serialize;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
