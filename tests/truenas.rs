@@ -638,3 +638,32 @@ fn storage_configure_checks_the_key_creates_the_base_dataset_and_writes_only_a_r
     let out = home.foundry(&["storage", "test"], None);
     assert_eq!(out.code, 0, "{out:?}");
 }
+
+/// The engine's side: the storage phase resolves the key through the run context's secret
+/// chain (here the environment), logs in and plans.
+#[test]
+fn the_storage_phase_plans_through_the_run_context() {
+    use foundry::component::context::{NoHosts, RunCtx, RunOptions};
+    use foundry::component::phase::{HostSet, Phase};
+    let fake = FakeTruenas::start();
+    std::env::set_var("FOUNDRY_SECRET_FOUNDRY_CORE__TRUENAS__API_KEY", API_KEY);
+    let loaded = foundry::config::load::load_str(Path::new("s.yaml"), &stack_for(&fake)).unwrap();
+    let ctx = RunCtx::for_stack(
+        &loaded.config,
+        std::sync::Arc::new(NoHosts),
+        RunOptions::quiet("foundry-core", RunLog::disabled(), true),
+    )
+    .unwrap();
+    let phase = foundry::truenas::StoragePhase;
+    assert_eq!(phase.hosts(), HostSet::Api);
+    assert!(phase.should_run(&ctx));
+    let steps = rt().block_on(phase.plan_api(&ctx)).unwrap();
+    assert_eq!(steps.len(), 4, "{steps:?}");
+    assert!(steps.iter().all(|s| s.mutates()));
+    assert_eq!(
+        fake.mutating_calls(),
+        Vec::<String>::new(),
+        "planning only reads"
+    );
+    assert_eq!(fake.keys(), vec![(Transport::Tls, API_KEY.to_string())]);
+}
