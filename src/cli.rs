@@ -82,6 +82,9 @@ pub enum Command {
     /// Unseal and inspect the stack's OpenBao
     #[command(subcommand)]
     Openbao(OpenbaoCmd),
+    /// TrueNAS storage: configure the connection, list datasets and shares, test
+    #[command(subcommand)]
+    Storage(StorageCmd),
     /// Print a shell completion script
     Completion {
         /// The shell to print the script for
@@ -285,6 +288,41 @@ pub enum OpenbaoCmd {
     Unseal,
     /// Initialized, sealed, version, health
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCmd {
+    /// Connect to TrueNAS, check the API key, create the base dataset, write storage.truenas
+    Configure(StorageConfigureArgs),
+    /// Datasets of the pool: type, used/available, quota, NFS share and its networks
+    List,
+    /// Connect, log in, create and delete a temporary dataset; reports each step
+    Test,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StorageConfigureArgs {
+    /// https://HOST[:PORT] of the TrueNAS (prompted on a terminal)
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The API key's owner [default: truenas_admin]
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Read the API key from standard input (else prompted, hidden, on a terminal)
+    #[arg(long)]
+    pub api_key_stdin: bool,
+    /// ZFS pool [default: the only pool, or prompted]
+    #[arg(long)]
+    pub pool: Option<String>,
+    /// Base dataset under the pool, created when missing
+    #[arg(long, default_value = "foundry")]
+    pub dataset: String,
+    /// Trust exactly this certificate: sha256 of TrueNAS' leaf certificate
+    #[arg(long, value_name = "SHA256")]
+    pub tls_fingerprint: Option<String>,
+    /// Trust the CA in this PEM file
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<String>,
 }
 
 #[cfg(test)]

@@ -19,3 +19,4 @@ pub mod redact;
 pub mod run;
 pub mod secrets;
 pub mod ssh;
+pub mod truenas;

@@ -8,6 +8,7 @@ pub mod openbao;
 pub mod prompt;
 pub mod secret;
 pub mod stack;
+pub mod storage;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -22,6 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Host(c) => host::run(&g, c).await,
         Command::Secret(c) => secret::run(&g, c).await,
         Command::Openbao(c) => openbao::run(&g, c).await,
+        Command::Storage(c) => storage::run(&g, c).await,
         Command::Completion { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "foundry", &mut std::io::stdout());

@@ -524,26 +524,77 @@ impl StorageConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TruenasConfig {
-    /// `https://truenas.example.com`
+    /// `https://truenas.example.com` (or `wss://…`); plain `http://`/`ws://` is refused because
+    /// TrueNAS revokes an API key that arrives over an insecure transport.
     pub url: String,
+    /// The API key's owner: since TrueNAS 25.04 a key belongs to a user and `auth.login_ex`
+    /// needs both.
+    #[serde(default = "default_truenas_user")]
+    pub user: String,
     /// API key (a secret reference).
     pub api_key: String,
     pub pool: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<DatasetConfig>,
+    /// `false` skips the public-CA check; allowed only with `tls_fingerprint` or `ca_file`.
     #[serde(default)]
     pub verify_tls: Option<bool>,
+    /// sha256 of the server's leaf certificate (DER), hex, colons optional (`sha256:` prefix
+    /// optional). When set, exactly that certificate is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_fingerprint: Option<String>,
+    /// PEM file with the CA that signed TrueNAS' certificate (instead of the public roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+fn default_truenas_user() -> String {
+    "truenas_admin".into()
+}
+
+/// What a dataset is for, when a CSI driver will use it (see docs/storage.md).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CsiRole {
+    /// The parent under which the driver creates one dataset per volume.
+    Volumes,
+    /// The parent for detached snapshots; must not be inside (or contain) the volumes parent.
+    Snapshots,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
+    /// Relative to the pool, e.g. `k8s/volumes`.
     pub name: String,
+    /// `volumes` or `snapshots` when a CSI driver uses this dataset as a parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csi: Option<CsiRole>,
+    /// ZFS quota: bytes or a size like `500GiB`, `2T`; `0` or absent: none (TrueNAS needs ≥ 1 GiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
+    /// ZFS compression (`lz4`, `zstd`, `off`, …); absent: inherited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// The dataset's comment in TrueNAS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
     #[serde(default)]
     pub nfs: bool,
     /// Networks allowed to mount the NFS share (default: network.cidr).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nfs_networks: Vec<String>,
+    /// Host names or addresses allowed to mount the share (default: none beyond the networks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nfs_hosts: Vec<String>,
+    /// Requests from root are mapped to this user (e.g. `root` for a CSI driver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfs_maproot_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfs_maproot_group: Option<String>,
+    /// Export read-only.
+    #[serde(default)]
+    pub nfs_read_only: bool,
 }
 
 impl StackConfig {

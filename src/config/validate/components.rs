@@ -1,5 +1,5 @@
 //! Components: every enabled one has hosts with its role, settings are consistent, and the
-//! smaller sections (ssh defaults, images, services, storage).
+//! smaller sections (ssh defaults, images, services). Storage is in `storage.rs`.
 
 use super::network::HostNet;
 use super::{literal, p, Checker};
@@ -21,7 +21,6 @@ pub(super) fn check(ck: &mut Checker<'_>, net: Option<&HostNet>) {
     check_k3s(ck, &c, net);
     check_small_sections(ck, &c);
     check_services(ck, &c);
-    check_storage(ck, &c);
 }
 
 fn check_cluster(ck: &mut Checker<'_>, c: &StackConfig) {
@@ -362,49 +361,6 @@ fn check_services(ck: &mut Checker<'_>, c: &StackConfig) {
     }
 }
 
-fn check_storage(ck: &mut Checker<'_>, c: &StackConfig) {
-    let Some(t) = &c.storage.truenas else { return };
-    let tp = p("storage").key("truenas");
-    if let Some(u) = literal(&t.url) {
-        if !(u.starts_with("https://") || u.starts_with("http://")) {
-            ck.error(
-                &tp.key("url"),
-                format!("`{u}` must start with https:// (or http://)"),
-            );
-        }
-    }
-    if literal(&t.api_key).is_some() && !t.api_key.is_empty() {
-        ck.warn(&tp.key("api_key"), "the API key is written in the file; store it with `foundry secret set truenas api_key -` and write `${secret:truenas:api_key}` here");
-    }
-    if t.pool.trim().is_empty() {
-        ck.error(&tp.key("pool"), "pool is empty");
-    }
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (i, d) in t.datasets.iter().enumerate() {
-        let dp = tp.key("datasets").index(i);
-        if let Some(first) = seen.insert(d.name.as_str(), i) {
-            ck.error(
-                &dp.key("name"),
-                format!(
-                    "dataset `{}` is already listed as datasets[{first}]",
-                    d.name
-                ),
-            );
-        }
-        for (j, n) in d.nfs_networks.iter().enumerate() {
-            if let Err(e) = Ipv4Net::parse_cidr(n) {
-                ck.error(&dp.key("nfs_networks").index(j), e);
-            }
-        }
-        if !d.nfs && !d.nfs_networks.is_empty() {
-            ck.warn(
-                &dp.key("nfs_networks"),
-                "nfs_networks is ignored because nfs is false",
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -624,7 +580,7 @@ mod tests {
     }
 
     #[test]
-    fn services_and_storage_and_ssh() {
+    fn services_and_ssh() {
         let svc = "  services:\n    - {name: web, image: nginx}\n    - {name: web, image: ''}\n";
         let fs = findings(&format!("{BASE}{svc}"));
         one(&fs, Error, "components.services[1].name", "already used");
@@ -643,16 +599,6 @@ mod tests {
             Error,
             "components.services[0].volumes[0]",
             "/host/path",
-        );
-        let st =
-            "storage:\n  truenas:\n    url: truenas.lab\n    api_key: abcd-1234\n    pool: tank\n";
-        let fs = findings(&format!("{BASE}{st}"));
-        one(&fs, Error, "storage.truenas.url", "https://");
-        one(
-            &fs,
-            Warning,
-            "storage.truenas.api_key",
-            "written in the file",
         );
         let fs = findings(&format!("{BASE}ssh:\n  parallel: 0\n"));
         one(&fs, Error, "ssh.parallel", "at least 1");

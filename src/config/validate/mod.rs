@@ -7,6 +7,7 @@ pub mod format;
 mod hosts;
 mod network;
 mod refs;
+mod storage;
 mod values;
 
 use super::load::Loaded;
@@ -112,6 +113,7 @@ pub fn validate(l: &Loaded) -> Vec<Finding> {
     network::check_addresses(&mut ck, net.as_ref());
     components::check(&mut ck, net.as_ref());
     values::check(&mut ck);
+    storage::check(&mut ck);
     ck.out
         .sort_by_key(|f| (f.line.unwrap_or(0), f.column.unwrap_or(0)));
     ck.out
