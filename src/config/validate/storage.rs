@@ -85,21 +85,9 @@ fn check_connection(ck: &mut Checker<'_>, tp: &FieldPath, t: &TruenasConfig) {
 }
 
 fn check_dataset(ck: &mut Checker<'_>, dp: &FieldPath, d: &DatasetConfig) {
-    let n = &d.name;
-    let bad_char = n
-        .chars()
-        .any(|c| !(c.is_ascii_alphanumeric() || "-_.:/ ".contains(c)));
-    if n.trim().is_empty()
-        || n.starts_with('/')
-        || n.ends_with('/')
-        || n.contains("//")
-        || bad_char
-        || n != n.trim()
-    {
-        ck.error(
-            &dp.key("name"),
-            format!("`{n}` must be a dataset name relative to the pool (e.g. k8s/volumes: letters, digits, - _ . :)"),
-        );
+    // One grammar for dataset names (no `..`, no leading `/`): `format::dataset_name`.
+    if let Err(e) = super::format::dataset_name(&d.name) {
+        ck.error(&dp.key("name"), e);
     }
     if let Some(q) = &d.quota {
         match crate::truenas::size::parse_size(q) {

@@ -287,12 +287,5 @@ fn storage(ck: &mut Checker<'_>, c: &StackConfig) {
         }
         format::dataset_name(v)
     });
-    for (i, d) in t.datasets.iter().enumerate() {
-        fmt(
-            ck,
-            &tp.key("datasets").index(i).key("name"),
-            &d.name,
-            format::dataset_name,
-        );
-    }
+    // Dataset names: `validate/storage.rs` (with the rest of the dataset checks).
 }
