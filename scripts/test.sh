@@ -22,15 +22,17 @@ command -v cargo >/dev/null 2>&1 \
 cargo fmt --version >/dev/null 2>&1 \
   || { say "rustfmt missing: rustup component add rustfmt"; exit 1; }
 
-BUILD_PID= BUILD_LOG=
+BUILD_PID= BUILD_LOG= FUZZ_PID= FUZZ_LOG=
 finish() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$BUILD_PID" ] && kill -0 "$BUILD_PID" 2>/dev/null; then
-    kill -TERM -- "-$BUILD_PID" 2>/dev/null || true   # cargo and its rustc children
-    wait "$BUILD_PID" 2>/dev/null || true
-    rm -f "$BUILD_LOG"
-  fi
+  for pid in "$BUILD_PID" "$FUZZ_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || true   # cargo and its rustc children
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -f "$BUILD_LOG" "$FUZZ_LOG"
   say "tearing down the test bed"
   if ! bash "$BED" down; then
     say "ERROR: bed.sh down failed (see above); check 'ip link', mounts and cgroups by hand"
@@ -72,17 +74,20 @@ rm -f "$BUILD_LOG"
 # Short fuzz runs of the parsers of untrusted text (fuzz/, its own workspace; the long runs
 # and their figures are in docs/testing.md#fuzzing). cargo-fuzz needs nightly features:
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain build it. Its build is cached in fuzz/target.
+# Installing cargo-fuzz and building the targets (minutes on a fresh machine) runs in the
+# background while the test suite runs (which mostly waits on the bed's hosts); the smoke runs
+# themselves (~20 s) come after the tests.
 FUZZ_RUNS=${FOUNDRY_FUZZ_RUNS:-10000}
+fuzz_build() {
+  if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "installing cargo-fuzz (crates.io)"
+    cargo install cargo-fuzz --locked || return 1
+  fi
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O) || return 1
+}
 fuzz_smoke() {
   local t0 t
   t0=$(date +%s)
-  if ! command -v cargo-fuzz >/dev/null 2>&1; then
-    say "installing cargo-fuzz (crates.io)"
-    cargo install cargo-fuzz --locked || return 1
-  fi
-  say "fuzz smoke: building the targets"
-  # (`||` callers run this without errexit: every step checks its own status.)
-  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O) || return 1
   for t in stack_yaml secret_ref foundryvars; do
     say "fuzz smoke: $t, $FUZZ_RUNS executions"
     # From the committed seeds only, in a fresh directory: a corpus grown by long runs would
@@ -96,10 +101,25 @@ fuzz_smoke() {
   say "fuzz smoke took $(( $(date +%s) - t0 ))s"
 }
 
+FUZZ_LOG=$(mktemp /tmp/foundry-fuzz-build.XXXXXX)
+say "building the fuzz targets in the background (log: $FUZZ_LOG)"
+export -f fuzz_build
+setsid bash -c fuzz_build > "$FUZZ_LOG" 2>&1 < /dev/null &
+FUZZ_PID=$!
+
 say "cargo test --all-targets --no-fail-fast $*"
 # --no-fail-fast: every test binary runs, so one failure does not hide the others
 rc=0
 cargo test --all-targets --no-fail-fast "$@" || rc=$?
 # The fuzz smoke runs whatever the tests did; either failing fails the run.
-fuzz_smoke || { [ "$rc" != 0 ] || rc=1; }
+say "waiting for the fuzz build"
+if wait "$FUZZ_PID"; then
+  FUZZ_PID=
+  fuzz_smoke || { [ "$rc" != 0 ] || rc=1; }
+else
+  FUZZ_PID=
+  tail -n 30 "$FUZZ_LOG" >&2
+  say "building the fuzz targets failed"
+  [ "$rc" != 0 ] || rc=1
+fi
 exit "$rc"
