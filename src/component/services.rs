@@ -10,6 +10,14 @@ use crate::host::container::{self, ContainerService};
 use anyhow::anyhow;
 use std::path::Path;
 
+/// Where secret values of user services live on the host (root-only).
+pub const SECRET_DIR: &str = "/etc/foundry/secrets";
+
+/// Did the value as written in stack.yaml hold a `${secret:…}` reference?
+fn holds_reference(raw: &str) -> bool {
+    crate::secrets::find_refs(raw).is_ok_and(|r| !r.is_empty())
+}
+
 #[derive(Clone)]
 pub struct UserService {
     pub name: String,
@@ -57,12 +65,56 @@ impl UserService {
                     dirs.push(DirSpec::new(parent, 0o755, "root", "root"));
                 }
             }
-            // A mode from stack.yaml wins over the default.
-            files.push(FileSpec::new(
+            // A file whose content came from a secret reference is root-only (0600) and never
+            // shown as a diff; a mode from stack.yaml wins over either default (validation
+            // warns when it is wider than 0640).
+            let secret = self
+                .spec
+                .files
+                .get(path)
+                .is_some_and(|raw| holds_reference(&raw.content));
+            let default = if secret { 0o600 } else { 0o644 };
+            let f = FileSpec::new(
                 path.clone(),
                 content.content.clone(),
-                content.mode.unwrap_or(0o644),
-            ));
+                content.mode.unwrap_or(default),
+            );
+            files.push(if secret { f.secret() } else { f });
+        }
+        // Environment values that came from a secret reference leave the unit's command line:
+        // each goes into a root-only file that the unit turns into a podman secret (docker:
+        // one env file).
+        let mut env = spec.env.clone();
+        let mut secret_env = std::collections::BTreeMap::new();
+        let secret_vars: Vec<String> = self
+            .spec
+            .env
+            .iter()
+            .filter(|(_, raw)| holds_reference(raw))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !secret_vars.is_empty() {
+            let dir = format!("{SECRET_DIR}/{}", spec.name);
+            dirs.push(DirSpec::new(SECRET_DIR, 0o700, "root", "root"));
+            dirs.push(DirSpec::new(dir.clone(), 0o700, "root", "root"));
+            let mut env_file = String::new();
+            for k in &secret_vars {
+                let v = env.remove(k).unwrap_or_default();
+                match runtime {
+                    crate::host::facts::RuntimeKind::Podman => {
+                        let path = format!("{dir}/{k}");
+                        files.push(FileSpec::new(path.clone(), v, 0o600).secret());
+                        secret_env.insert(k.clone(), path);
+                    }
+                    crate::host::facts::RuntimeKind::Docker => {
+                        env_file.push_str(&format!("{k}={v}\n"));
+                        secret_env.insert(k.clone(), format!("{dir}/env"));
+                    }
+                }
+            }
+            if !env_file.is_empty() {
+                files.push(FileSpec::new(format!("{dir}/env"), env_file, 0o600).secret());
+            }
         }
         Ok(ServiceDesired {
             svc: ContainerService {
@@ -71,7 +123,8 @@ impl UserService {
                 image,
                 runtime,
                 volumes: spec.volumes.clone(),
-                env: spec.env.clone(),
+                env,
+                secret_env,
                 run_opts: vec![],
                 args: spec.args.clone(),
             },

@@ -73,6 +73,12 @@ pub struct ContainerService {
     /// `host:container[:ro]`
     pub volumes: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// Environment variables holding secrets: variable → a root-only (0600) file on the host
+    /// with the value (podman) or with `VAR=value` lines (docker, one file for all). Never on
+    /// the unit's command line: podman gets them as secrets (`--secret NAME,type=env`), made
+    /// from the file when the unit starts, so they are in neither `ps`, the unit file nor the
+    /// container's config; docker reads its `--env-file`.
+    pub secret_env: BTreeMap<String, String>,
     /// Extra `run` options (e.g. `--user`, `--cap-add`).
     pub run_opts: Vec<String>,
     /// The container's command/arguments after the image.
@@ -82,6 +88,15 @@ pub struct ContainerService {
 impl ContainerService {
     pub fn unit_name(&self) -> String {
         format!("{}.service", self.name)
+    }
+
+    /// The podman secret that carries `var` into this service's container.
+    pub fn secret_name(&self, var: &str) -> String {
+        format!(
+            "foundry-{}-{}",
+            self.name,
+            var.to_ascii_lowercase().replace('_', "-")
+        )
     }
 
     /// The systemd unit. The container runs in the foreground under the unit (`--rm`, host
@@ -113,6 +128,37 @@ impl ContainerService {
         for (k, v) in &self.env {
             run.push("--env".into());
             run.push(format!("{k}={v}"));
+        }
+        let mut secret_pre = String::new();
+        match self.runtime {
+            RuntimeKind::Podman => {
+                for (var, file) in &self.secret_env {
+                    let secret = self.secret_name(var);
+                    // Re-made from the 0600 file at every start: a changed value (the file
+                    // changes, so foundry restarts the unit) reaches the container.
+                    secret_pre.push_str(&format!(
+                        "ExecStartPre=-{}\nExecStartPre={}\n",
+                        exec_line(&[bin.clone(), "secret".into(), "rm".into(), secret.clone()]),
+                        exec_line(&[
+                            bin.clone(),
+                            "secret".into(),
+                            "create".into(),
+                            secret.clone(),
+                            file.clone()
+                        ]),
+                    ));
+                    run.push("--secret".into());
+                    run.push(format!("{secret},type=env,target={var}"));
+                }
+            }
+            RuntimeKind::Docker => {
+                let mut files: Vec<&String> = self.secret_env.values().collect();
+                files.dedup();
+                for f in files {
+                    run.push("--env-file".into());
+                    run.push(f.clone());
+                }
+            }
         }
         run.extend(self.run_opts.iter().cloned());
         run.push(self.image.clone());
@@ -149,6 +195,7 @@ impl ContainerService {
              [Service]\n\
              Type=simple\n\
              ExecStartPre=-{pre}\n\
+             {secret_pre}\
              ExecStart={start}\n\
              ExecStop={stop}\n\
              Restart=on-failure\n\
@@ -226,6 +273,7 @@ mod tests {
             runtime: RuntimeKind::Podman,
             volumes: vec!["/etc/openbao:/openbao/config:ro".into()],
             env: BTreeMap::new(),
+            secret_env: BTreeMap::new(),
             run_opts: vec![],
             args: vec!["server".into()],
         };

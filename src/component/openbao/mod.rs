@@ -94,6 +94,7 @@ pub fn desired_for(
             runtime,
             volumes,
             env,
+            secret_env: Default::default(),
             // Run `bao` directly, as root with every capability dropped:
             // - `--entrypoint bao` works with the upstream image (bao in /usr/bin, whose
             //   docker-entrypoint.sh would chown our bind mounts to its own `openbao` user) and

@@ -134,6 +134,7 @@ fn desired(
             runtime,
             volumes,
             env: Default::default(),
+            secret_env: Default::default(),
             // Root in the container (the image has no USER) but without capabilities: Zot binds
             // an unprivileged port and only touches files it owns.
             run_opts: vec![
