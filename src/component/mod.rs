@@ -8,12 +8,14 @@
 //! those steps.
 
 pub mod api;
+pub mod cluster_api;
 pub mod context;
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 pub mod files;
 pub mod host_prep;
+pub mod k3s;
 pub mod openbao;
 pub mod order;
 pub mod phase;

@@ -92,6 +92,11 @@ impl Component for UserService {
             Some(Role::Zot) => &[Role::Zot],
             Some(Role::ClusterControlPlane) => &[Role::ClusterControlPlane],
             Some(Role::ClusterWorker) => &[Role::ClusterWorker],
+            Some(Role::Cluster) => &[
+                Role::Cluster,
+                Role::ClusterControlPlane,
+                Role::ClusterWorker,
+            ],
         }
     }
     fn enabled(&self, _stack: &StackConfig) -> bool {

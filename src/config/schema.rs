@@ -101,14 +101,18 @@ pub enum Role {
     Zot,
     ClusterControlPlane,
     ClusterWorker,
+    /// In the K3s cluster without a pinned role: server or agent by the node count
+    /// (`component::k3s::roles`).
+    Cluster,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Openbao,
         Role::Zot,
         Role::ClusterControlPlane,
         Role::ClusterWorker,
+        Role::Cluster,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +121,7 @@ impl Role {
             Role::Zot => "zot",
             Role::ClusterControlPlane => "cluster-control-plane",
             Role::ClusterWorker => "cluster-worker",
+            Role::Cluster => "cluster",
         }
     }
 
@@ -407,11 +412,22 @@ fn default_zot_upstreams() -> Vec<String> {
 pub struct K3sConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Pinned K3s release, e.g. `v1.33.5+k3s1`.
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_cidr: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_cidr: Option<String>,
+    /// Servers also run workloads (default). `false` taints every server
+    /// `node-role.kubernetes.io/control-plane:NoSchedule`; one server can be made dedicated
+    /// instead by listing that taint in its host's `taints`.
+    #[serde(default = "yes")]
+    pub server_workloads: bool,
+    /// Air-gapped install: a local directory (on the machine running foundry) holding the K3s
+    /// binary, `sha256sum-<arch>.txt` and `k3s-airgap-images-<arch>.tar.zst`. Unset = online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub airgap_bundle: Option<String>,
+    /// More K3s flags, `--flag=value` or `--flag`; they land in config.yaml.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_args: Vec<String>,
 }
@@ -424,9 +440,20 @@ pub struct KubeVipConfig {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Interface for ARP; omitted = auto-detect.
+    /// Interface for ARP on every server; omitted = the interface on the VIP's subnet,
+    /// detected per host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// kube-vip-cloud-provider release (LoadBalancer addresses from `network.lb_range`).
+    #[serde(default = "default_kube_vip_cloud_provider")]
+    pub cloud_provider_version: String,
+    /// Full image reference; overrides `ghcr.io/kube-vip/kube-vip-cloud-provider:<version>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider_image: Option<String>,
+}
+
+fn default_kube_vip_cloud_provider() -> String {
+    "v0.0.12".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

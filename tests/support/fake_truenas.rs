@@ -201,16 +201,15 @@ impl FakeTruenas {
 
 /// A CA, and a leaf for 127.0.0.1/localhost signed by it: (CA PEM, leaf DER, leaf key PKCS#8).
 fn certificates() -> (String, Vec<u8>, Vec<u8>) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca.distinguished_name
         .push(rcgen::DnType::CommonName, "fake TrueNAS test CA");
-    let ca = ca.self_signed(&ca_key).unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
         .unwrap()
-        .signed_by(&key, &ca, &ca_key)
+        .signed_by(&key, &ca)
         .unwrap();
     (ca.pem(), leaf.der().to_vec(), key.serialize_der())
 }

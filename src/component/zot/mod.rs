@@ -17,7 +17,7 @@ pub mod secret;
 pub mod upstream;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use super::api::ApiAction;
 use super::service::{self, DirSpec, ServiceDesired};

@@ -4,7 +4,6 @@
 
 use super::config;
 use crate::config::ZotConfig;
-use crate::k3s::registries::{self, ZotMirror};
 use std::path::PathBuf;
 
 /// Compare `actual` with `tests/golden/<rel>`; with `UPDATE_GOLDEN=1` write it instead.
@@ -66,36 +65,6 @@ fn golden_config_json_tls_no_anonymous() {
     z.search = false;
     z.upstreams = vec!["docker.io".into()];
     golden("zot/config-tls.json", &config::render(&z).unwrap().json);
-}
-
-#[test]
-fn golden_registries_yaml() {
-    let ups = upstreams();
-    let y = registries::render(&ZotMirror {
-        endpoint: "10.0.0.5:5000",
-        plain_http: true,
-        auth: Some(("admin", "example-password")),
-        ca_file: None,
-        insecure_skip_verify: false,
-        upstreams: &ups,
-    })
-    .unwrap();
-    golden("k3s/registries.yaml", &y);
-}
-
-#[test]
-fn golden_registries_yaml_tls_with_ca() {
-    let ups = upstreams();
-    let y = registries::render(&ZotMirror {
-        endpoint: "zot.lan:5000",
-        plain_http: false,
-        auth: None,
-        ca_file: Some("/etc/ssl/certs/lan-ca.pem"),
-        insecure_skip_verify: false,
-        upstreams: &ups,
-    })
-    .unwrap();
-    golden("k3s/registries-tls.yaml", &y);
 }
 
 #[test]
@@ -213,99 +182,4 @@ fn storage_port_and_tls_use_container_paths() {
     let e = config::render(&bad).unwrap_err().to_string();
     assert!(e.contains("components.zot.storage_path"), "{e}");
     assert_eq!(j["http"]["tls"]["cert"], config::CONTAINER_TLS_CERT);
-}
-
-fn mirror<'a>(plain_http: bool, ups: &'a [String]) -> ZotMirror<'a> {
-    ZotMirror {
-        endpoint: "10.0.0.5:5000",
-        plain_http,
-        auth: None,
-        ca_file: None,
-        insecure_skip_verify: false,
-        upstreams: ups,
-    }
-}
-
-fn yaml(m: &ZotMirror) -> serde_yaml::Value {
-    serde_yaml::from_str(&registries::render(m).unwrap()).unwrap()
-}
-
-#[test]
-fn registries_explicit_mirrors_never_star() {
-    let ups = upstreams();
-    let y = yaml(&mirror(true, &ups));
-    let mirrors = y["mirrors"].as_mapping().unwrap();
-    assert!(mirrors.get("*").is_none());
-    for u in ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"] {
-        assert!(mirrors.get(u).is_some(), "no mirror for {u}");
-    }
-}
-
-#[test]
-fn registries_http_endpoint_for_plain_http_https_otherwise() {
-    let ups = upstreams();
-    for (plain, scheme) in [(true, "http://"), (false, "https://")] {
-        let y = yaml(&mirror(plain, &ups));
-        for (_, m) in y["mirrors"].as_mapping().unwrap() {
-            let eps = m["endpoint"].as_sequence().unwrap();
-            assert_eq!(eps.len(), 1);
-            let e = eps[0].as_str().unwrap();
-            assert_eq!(e, format!("{scheme}10.0.0.5:5000"));
-        }
-    }
-}
-
-#[test]
-fn registries_rewrite_matches_zot_sync_destination() {
-    let ups = upstreams();
-    let y = yaml(&mirror(true, &ups));
-    let z = json(&defaults());
-    for r in z["extensions"]["sync"]["registries"].as_array().unwrap() {
-        let dest = r["content"][0]["destination"].as_str().unwrap();
-        let up = dest.trim_start_matches('/');
-        let rw = y["mirrors"][up]["rewrite"].as_mapping().unwrap();
-        assert_eq!(rw.len(), 1);
-        let (from, to) = rw.iter().next().unwrap();
-        assert_eq!(from.as_str().unwrap(), "^(.*)$");
-        // what containerd asks for (`library/alpine`) lands where Zot stores it
-        let repo = "library/alpine";
-        let rewritten = to.as_str().unwrap().replace("$1", repo);
-        assert_eq!(format!("/{rewritten}"), format!("{dest}/{repo}"));
-    }
-}
-
-#[test]
-fn registries_auth_and_tls_only_when_configured() {
-    let ups = upstreams();
-    let y = yaml(&mirror(true, &ups));
-    assert!(y.get("configs").is_none(), "{y:?}");
-    let mut m = mirror(false, &ups);
-    m.auth = Some(("admin", "pw"));
-    let y = yaml(&m);
-    let c = &y["configs"]["10.0.0.5:5000"];
-    assert_eq!(c["auth"]["username"], "admin");
-    assert_eq!(c["auth"]["password"], "pw");
-    assert!(c.get("tls").is_none());
-    m.insecure_skip_verify = true;
-    let y = yaml(&m);
-    assert_eq!(
-        y["configs"]["10.0.0.5:5000"]["tls"]["insecure_skip_verify"],
-        true
-    );
-    assert!(y["configs"]["10.0.0.5:5000"]["tls"]
-        .get("ca_file")
-        .is_none());
-    // any password survives the YAML quoting
-    let odd = "p\"a: ss\\#x'\n{y}";
-    m.auth = Some(("admin", odd));
-    assert_eq!(
-        yaml(&m)["configs"]["10.0.0.5:5000"]["auth"]["password"],
-        odd
-    );
-    let e = registries::render(&ZotMirror {
-        endpoint: "http://x:5000",
-        ..mirror(true, &ups)
-    })
-    .unwrap_err();
-    assert!(e.to_string().contains("host:port"), "{e}");
 }

@@ -1,6 +1,6 @@
 //! The upstream registries Zot caches, and the two names each one has: the URL Zot's sync
 //! extension pulls from, and the local path prefix (`destination`) the cached repositories live
-//! under. The K3s mirror rewrite (`crate::k3s::registries`) uses the same prefix, so both are
+//! under. The K3s mirror rewrite (`crate::component::k3s::registries`) uses the same prefix, so both are
 //! derived here and nowhere else.
 
 use anyhow::bail;

@@ -42,23 +42,27 @@ fn check_cluster(ck: &mut Checker<'_>, c: &StackConfig) {
 
 fn check_roles_coverage(ck: &mut Checker<'_>, c: &StackConfig) {
     let comps = p("components");
-    let cp_count = c.hosts_with(Role::ClusterControlPlane).count();
+    // Servers as the K3s component will resolve them: pinned control-plane hosts plus the
+    // `cluster` hosts the count rule makes servers (component::k3s::roles).
+    let nodes = crate::component::k3s::roles::resolve(c);
+    let cp_count = nodes.iter().filter(|n| n.role.is_server()).count();
     // Without K3s (a stack that only runs OpenBao and Zot so far) there is no cluster yet:
     // a missing control plane is then a warning, not an error.
     let cluster_wanted = c.components.k3s.as_ref().is_some_and(|k| k.enabled);
     if cp_count == 0 && cluster_wanted {
         ck.error(
             &p("hosts"),
-            "no host has role cluster-control-plane; the stack needs at least one",
+            "no host is a K3s server: give at least one host role cluster-control-plane (or cluster, and foundry picks the servers by count)",
         );
     } else if cp_count == 0 {
         ck.warn(
             &p("hosts"),
-            "no host has role cluster-control-plane; the stack needs at least one before K3s can be installed",
+            "no host has role cluster-control-plane or cluster; the stack needs at least one before K3s can be installed",
         );
     } else if cp_count % 2 == 0 {
         ck.warn(
             &p("hosts"),
+            // Only pinned servers can make the count even (the count rule keeps it odd).
             format!("{cp_count} hosts have role cluster-control-plane; with an even number etcd tolerates no more failures than with one fewer (use 1, 3 or 5)"),
         );
     }
@@ -240,6 +244,21 @@ fn check_k3s(ck: &mut Checker<'_>, c: &StackConfig, net: Option<&HostNet>) {
     if let Some(v) = literal(&k.version) {
         if !is_k3s_version(v) {
             ck.warn(&kp.key("version"), format!("`{v}` does not look like a k3s release (vMAJOR.MINOR.PATCH+k3sN, e.g. v1.33.5+k3s1)"));
+        }
+    }
+    for (i, a) in k.extra_args.iter().enumerate() {
+        if literal(a).is_some() {
+            if let Err(e) = crate::component::k3s::config::parse_extra_args(std::slice::from_ref(a))
+            {
+                ck.error(&kp.key("extra_args").index(i), e);
+            }
+        }
+    }
+    if let Some(b) = k.airgap_bundle.as_deref().and_then(literal) {
+        if b.trim().is_empty() {
+            ck.error(&kp.key("airgap_bundle"), "airgap_bundle is empty; name the local directory with the K3s binary, sha256sum-<arch>.txt and the images tarball, or remove it to install online");
+        } else if b.contains("://") {
+            ck.error(&kp.key("airgap_bundle"), format!("`{b}` is a URL; airgap_bundle is a local directory on the machine running foundry (download the release files into it)"));
         }
     }
     let mut nets: Vec<(&str, Ipv4Net)> = Vec::new();
@@ -448,12 +467,49 @@ mod tests {
                 "    roles: [cluster-control-plane]\n",
                 "    roles: [cluster-worker]\n",
             );
+        one(&findings(&none), Error, "hosts", "no host is a K3s server");
+    }
+
+    #[test]
+    fn servers_by_count_from_the_cluster_role() {
+        // Five `cluster` hosts: three servers by count, no even-count warning, no error.
+        let mut src = BASE
+            .replace(
+                "    roles: [openbao, zot, cluster-control-plane]\n",
+                "    roles: [openbao, zot, cluster]\n",
+            )
+            .replace(
+                "    roles: [cluster-control-plane]\n",
+                "    roles: [cluster]\n",
+            );
+        src = src.replace(
+            "components:\n",
+            "  - {hostname: node-4, address: 10.0.0.14, roles: [cluster]}\n  - {hostname: node-5, address: 10.0.0.15, roles: [cluster]}\ncomponents:\n",
+        );
+        assert_eq!(src.matches("[cluster]").count(), 4, "{src}");
+        assert_eq!(findings(&src), vec![]);
+        // All pinned workers: no server, an error with K3s enabled.
+        let workers = BASE
+            .replace(
+                "[openbao, zot, cluster-control-plane]",
+                "[openbao, zot, cluster-worker]",
+            )
+            .replace(
+                "    roles: [cluster-control-plane]\n",
+                "    roles: [cluster-worker]\n",
+            );
         one(
-            &findings(&none),
+            &findings(&workers),
             Error,
             "hosts",
-            "no host has role cluster-control-plane",
+            "no host is a K3s server",
         );
+        // `cluster` next to a pinned role is redundant.
+        let fs = broken(
+            "roles: [openbao, zot, cluster-control-plane]",
+            "roles: [openbao, zot, cluster-control-plane, cluster]",
+        );
+        one(&fs, Warning, "hosts[0].roles", "the pinned role wins");
     }
 
     #[test]
@@ -559,6 +615,24 @@ mod tests {
             "components.k3s.cluster_cidr",
             "overlaps the hosts' network",
         );
+        let fs = broken(
+            "version: v1.33.5+k3s1",
+            "version: v1.33.5+k3s1\n    extra_args: ['--token=abc', 'disable=x', '--kubelet-arg=max-pods=200']\n    airgap_bundle: https://example.com/k3s",
+        );
+        one(
+            &fs,
+            Error,
+            "components.k3s.extra_args[0]",
+            "foundry manages",
+        );
+        one(
+            &fs,
+            Error,
+            "components.k3s.extra_args[1]",
+            "starting with `--`",
+        );
+        one(&fs, Error, "components.k3s.airgap_bundle", "is a URL");
+        assert_eq!(fs.len(), 3, "{fs:#?}");
         one(
             &broken(
                 "version: v1.21.1",

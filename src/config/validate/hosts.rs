@@ -154,7 +154,7 @@ fn check_login(ck: &mut Checker<'_>, hp: &FieldPath, h: &HostConfig) {
 
 fn check_roles(ck: &mut Checker<'_>, hp: &FieldPath, h: &HostConfig) {
     if h.roles.is_empty() {
-        ck.warn(&hp.key("roles"), format!("host `{}` has no roles; foundry will install nothing on it (roles: openbao, zot, cluster-control-plane, cluster-worker)", h.hostname));
+        ck.warn(&hp.key("roles"), format!("host `{}` has no roles; foundry will install nothing on it (roles: openbao, zot, cluster-control-plane, cluster-worker, cluster)", h.hostname));
     }
     for (j, r) in h.roles.iter().enumerate() {
         if h.roles[..j].contains(r) {
@@ -170,6 +170,15 @@ fn check_roles(ck: &mut Checker<'_>, hp: &FieldPath, h: &HostConfig) {
         ck.warn(
             &hp.key("roles"),
             "cluster-control-plane hosts already run workloads; cluster-worker is redundant",
+        );
+    }
+    if h.has_role(crate::config::Role::Cluster)
+        && (h.has_role(crate::config::Role::ClusterControlPlane)
+            || h.has_role(crate::config::Role::ClusterWorker))
+    {
+        ck.warn(
+            &hp.key("roles"),
+            "role `cluster` lets foundry pick server or agent; with cluster-control-plane or cluster-worker pinned it is redundant (the pinned role wins)",
         );
     }
 }
