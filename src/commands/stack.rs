@@ -32,6 +32,12 @@ fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
         let hosts = targets(c.as_ref(), &stack);
         let deps = c.depends_on();
         let roles: Vec<&str> = c.roles().iter().map(|r| r.as_str()).collect();
+        let phases: Vec<String> = c
+            .phases()
+            .iter()
+            .map(|p| format!("{} ({})", p.title(), p.hosts().as_str()))
+            .collect();
+        let stack_lines = c.describe_stack(&stack);
         if g.output == OutputFormat::Table {
             println!(
                 "{}. {}{}  [{}]",
@@ -42,12 +48,18 @@ fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
                 } else {
                     format!(" (after {})", deps.join(", "))
                 },
-                if roles.is_empty() {
+                if !c.on_hosts() {
+                    "API only".to_string()
+                } else if roles.is_empty() {
                     "all hosts".to_string()
                 } else {
                     format!("role {}", roles.join(", "))
                 }
             );
+            println!("   phases: {}", phases.join(" → "));
+            for l in &stack_lines {
+                println!("   - {l}");
+            }
         }
         let mut per_host = Vec::new();
         for h in &hosts {
@@ -62,10 +74,10 @@ fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
                 serde_json::json!({ "host": h.hostname, "address": h.address, "would": lines }),
             );
         }
-        if hosts.is_empty() && g.output == OutputFormat::Table {
+        if hosts.is_empty() && c.on_hosts() && g.output == OutputFormat::Table {
             println!("   (no host has role {})", roles.join(", "));
         }
-        doc.push(serde_json::json!({ "order": i + 1, "component": c.name(), "depends_on": deps, "roles": roles, "hosts": per_host }));
+        doc.push(serde_json::json!({ "order": i + 1, "component": c.name(), "depends_on": deps, "roles": roles, "phases": phases, "stack": stack_lines, "hosts": per_host }));
     }
     let pending = not_yet_implemented(&stack);
     match g.output {
@@ -103,9 +115,6 @@ fn not_yet_implemented(stack: &crate::config::StackConfig) -> Vec<&'static str> 
     }
     if c.cert_manager.as_ref().is_some_and(|k| k.enabled) {
         v.push("cert_manager");
-    }
-    if stack.storage.truenas.is_some() {
-        v.push("storage.truenas");
     }
     v
 }

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod report;
 pub mod service;
 pub mod services;
+pub mod storage;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod zot;
@@ -164,7 +165,18 @@ pub trait Component: Send + Sync {
 
     /// Stack-level health rows for `stack status` beyond per-host ones (e.g. OpenBao sealed or
     /// not, read over its API): (label, status).
-    async fn stack_status(&self, _ctx: &RunCtx) -> Vec<(String, HostStatus)> {
+    async fn stack_status(&self, _ctx: &Arc<RunCtx>) -> Vec<(String, HostStatus)> {
+        vec![]
+    }
+
+    /// False for components that work only through an API (no host is a target).
+    fn on_hosts(&self) -> bool {
+        true
+    }
+
+    /// What the component does for the stack as a whole, without contacting anything (`plan
+    /// --offline`; API-only components describe themselves here).
+    fn describe_stack(&self, _stack: &StackConfig) -> Vec<String> {
         vec![]
     }
 
@@ -177,6 +189,9 @@ pub trait Component: Send + Sync {
 
 /// The hosts a component targets, in file order.
 pub fn targets<'a>(c: &dyn Component, stack: &'a StackConfig) -> Vec<&'a HostConfig> {
+    if !c.on_hosts() {
+        return vec![];
+    }
     let roles = c.roles();
     stack
         .hosts

@@ -204,7 +204,7 @@ impl Component for Openbao {
         service::status(host, &desired(ctx, host)?).await
     }
 
-    async fn stack_status(&self, ctx: &RunCtx) -> Vec<(String, HostStatus)> {
+    async fn stack_status(&self, ctx: &Arc<RunCtx>) -> Vec<(String, HostStatus)> {
         let log = ctx.log.clone();
         let nodes = address::nodes(&ctx.stack);
         let many = nodes.len() > 1;
