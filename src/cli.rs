@@ -85,6 +85,9 @@ pub enum Command {
     /// TrueNAS storage: configure the connection, list datasets and shares, test
     #[command(subcommand)]
     Storage(StorageCmd),
+    /// Operate the K3s cluster: status, nodes
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
     /// Print a shell completion script
     Completion {
         /// The shell to print the script for
@@ -288,6 +291,53 @@ pub enum OpenbaoCmd {
     Unseal,
     /// Initialized, sealed, version, health
     Status,
+}
+
+// ---- cluster day-two commands (issue 10; handlers in commands/cluster_day2.rs) ----------
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// Nodes, etcd members, the VIP, /readyz, kube-system Deployments (exit 7 if unhealthy)
+    Status(KubeArgs),
+    /// List and remove cluster nodes
+    #[command(subcommand)]
+    Node(NodeCmd),
+}
+
+/// Where the day-two commands find the cluster's API.
+#[derive(Debug, Clone, Args)]
+pub struct KubeArgs {
+    /// Kubeconfig file [default: this stack's kubeconfig in OpenBao, then ~/.foundry/<cluster>/kubeconfig]
+    #[arg(long, env = "FOUNDRY_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCmd {
+    /// One row per Node joined with stack.yaml's cluster hosts
+    List(KubeArgs),
+    /// Drain and delete a node (refuses to break etcd quorum); --yes to skip the prompt
+    Remove(NodeRemoveArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NodeRemoveArgs {
+    /// The host (= Node name)
+    pub host: String,
+    /// List every step, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deadline in seconds for each wait (PDB-blocked evictions, pods gone, etcd member gone)
+    #[arg(long, default_value_t = 300, value_name = "S")]
+    pub timeout: u64,
+    /// Also evict pods with emptyDir volumes (their data is lost)
+    #[arg(long)]
+    pub delete_emptydir_data: bool,
+    /// Remove the last server, or a server whose removal loses etcd quorum
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 //! `run` (run log, lock, progress, interrupt), `commands` (thin CLI handlers).
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod component;
 pub mod config;

@@ -1,5 +1,6 @@
 //! Thin command handlers: parse → call the engine → render. Each returns the process exit code.
 
+pub mod cluster_day2;
 pub mod common;
 pub mod component;
 pub mod config;
@@ -24,6 +25,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Secret(c) => secret::run(&g, c).await,
         Command::Openbao(c) => openbao::run(&g, c).await,
         Command::Storage(c) => storage::run(&g, c).await,
+        Command::Cluster(c) => cluster_day2::run(&g, c).await,
         Command::Completion { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "foundry", &mut std::io::stdout());
