@@ -104,12 +104,7 @@ fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
 fn not_yet_implemented(stack: &crate::config::StackConfig) -> Vec<&'static str> {
     let c = &stack.components;
     let mut v = Vec::new();
-    if c.k3s.as_ref().is_some_and(|k| k.enabled) {
-        v.push("k3s");
-    }
-    if c.kube_vip.as_ref().is_some_and(|k| k.enabled) {
-        v.push("kube_vip");
-    }
+    // k3s and kube_vip are installed by the k3s component (kube-vip as its manifests).
     if c.contour.as_ref().is_some_and(|k| k.enabled) {
         v.push("contour");
     }

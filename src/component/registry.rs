@@ -10,6 +10,7 @@ pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
     let mut v: Vec<Arc<dyn Component>> = vec![Arc::new(HostPrep), Arc::new(Openbao)];
     v.push(Arc::new(Zot::new()));
     v.push(Arc::new(super::storage::Storage));
+    v.push(Arc::new(super::k3s::K3s));
     for s in UserService::all(stack) {
         v.push(Arc::new(s));
     }
