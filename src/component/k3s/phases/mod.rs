@@ -147,7 +147,7 @@ impl Component for K3s {
         Ok(status_of(node.role, unit, installed, &st, version))
     }
 
-    async fn stack_status(&self, ctx: &RunCtx) -> Vec<(String, HostStatus)> {
+    async fn stack_status(&self, ctx: &std::sync::Arc<RunCtx>) -> Vec<(String, HostStatus)> {
         start::nodes_ready_rows(ctx).await
     }
 }
