@@ -98,12 +98,6 @@ fn not_yet_implemented(stack: &crate::config::StackConfig) -> Vec<&'static str> 
     if c.kube_vip.as_ref().is_some_and(|k| k.enabled) {
         v.push("kube_vip");
     }
-    if c.contour.as_ref().is_some_and(|k| k.enabled) {
-        v.push("contour");
-    }
-    if c.cert_manager.as_ref().is_some_and(|k| k.enabled) {
-        v.push("cert_manager");
-    }
     if stack.storage.truenas.is_some() {
         v.push("storage.truenas");
     }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
     let mut v: Vec<Arc<dyn Component>> = vec![Arc::new(HostPrep), Arc::new(Openbao)];
     v.push(Arc::new(Zot::new()));
+    v.push(Arc::new(super::contour::Contour));
+    v.push(Arc::new(super::cert_manager::CertManager));
     for s in UserService::all(stack) {
         v.push(Arc::new(s));
     }
