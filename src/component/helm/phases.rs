@@ -87,10 +87,17 @@ impl Phase for ApplyChart {
         }
         // Changed: remember the Job it replaces, so the wait does not take the old one's
         // "Complete" for the new install.
-        let old_job_uid = kube
-            .get_opt::<Job>(Some(CHART_NAMESPACE), &chart.install_job())
-            .await?
-            .and_then(|j| j.metadata.uid);
+        // A labels-only change leaves the spec hash, and so the Job, as it was.
+        let spec_same = live
+            .as_ref()
+            .is_some_and(|l| subset(&desired["spec"], &l["spec"]));
+        let old_job_uid = if spec_same {
+            None
+        } else {
+            kube.get_opt::<Job>(Some(CHART_NAMESPACE), &chart.install_job())
+                .await?
+                .and_then(|j| j.metadata.uid)
+        };
         state::put(
             ctx,
             &chart.name,
