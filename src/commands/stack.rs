@@ -79,39 +79,17 @@ fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
         }
         doc.push(serde_json::json!({ "order": i + 1, "component": c.name(), "depends_on": deps, "roles": roles, "phases": phases, "stack": stack_lines, "hosts": per_host }));
     }
-    let pending = not_yet_implemented(&stack);
     match g.output {
         OutputFormat::Table => {
             println!(
                 "\n{} component(s) in install order; offline: no host was contacted.",
                 comps.len()
             );
-            if !pending.is_empty() {
-                println!(
-                    "configured but not installed by this foundry version yet: {}",
-                    pending.join(", ")
-                );
-            }
         }
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
         OutputFormat::Yaml => print!("{}", serde_yaml::to_string(&doc)?),
     }
     Ok(0)
-}
-
-/// Sections of stack.yaml that are validated but whose components are not implemented yet, so
-/// the plan does not silently pretend to cover them.
-fn not_yet_implemented(stack: &crate::config::StackConfig) -> Vec<&'static str> {
-    let c = &stack.components;
-    let mut v = Vec::new();
-    // k3s and kube_vip are installed by the k3s component (kube-vip as its manifests).
-    if c.contour.as_ref().is_some_and(|k| k.enabled) {
-        v.push("contour");
-    }
-    if c.cert_manager.as_ref().is_some_and(|k| k.enabled) {
-        v.push("cert_manager");
-    }
-    v
 }
 
 /// Plan or install every enabled component in dependency order.

@@ -8,12 +8,15 @@
 //! those steps.
 
 pub mod api;
+pub mod cert_manager;
 pub mod cluster_api;
 pub mod context;
+pub mod contour;
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 pub mod files;
+pub mod helm;
 pub mod host_prep;
 pub mod k3s;
 pub mod openbao;

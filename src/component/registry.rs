@@ -11,6 +11,8 @@ pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
     v.push(Arc::new(Zot::new()));
     v.push(Arc::new(super::storage::Storage));
     v.push(Arc::new(super::k3s::K3s));
+    v.push(Arc::new(super::contour::Contour));
+    v.push(Arc::new(super::cert_manager::CertManager));
     for s in UserService::all(stack) {
         v.push(Arc::new(s));
     }
