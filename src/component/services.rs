@@ -65,9 +65,9 @@ impl UserService {
                     dirs.push(DirSpec::new(parent, 0o755, "root", "root"));
                 }
             }
-            // A file whose content came from a secret reference is root-only (0600) and never
-            // shown as a diff; a mode from stack.yaml wins over either default (validation
-            // warns when it is wider than 0640).
+            // A file whose content came from a secret reference is root-only (0600); a mode
+            // from stack.yaml wins over either default (validation warns when it is wider
+            // than 0640).
             let secret = self
                 .spec
                 .files
@@ -79,7 +79,8 @@ impl UserService {
                 content.content.clone(),
                 content.mode.unwrap_or(default),
             );
-            files.push(if secret { f.secret() } else { f });
+            // The diff stays visible: it is scrubbed of every resolved secret (`***`).
+            files.push(f);
         }
         // Environment values that came from a secret reference leave the unit's command line:
         // each goes into a root-only file that the unit turns into a podman secret (docker:
