@@ -7,7 +7,7 @@ mod tests;
 pub mod values;
 
 use super::helm::{self, phases, Chart, ChartFn, Workload, WorkloadKind};
-use super::{cluster_api, Component, HostStatus, Phase, RemoteHost, RunCtx};
+use super::{Component, HostStatus, Phase, RemoteHost, RunCtx};
 use crate::config::{HostConfig, Role, StackConfig};
 use k8s_openapi::api::core::v1::Service;
 use std::net::Ipv4Addr;
@@ -149,32 +149,16 @@ impl Component for Contour {
     fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
         vec![Box::new(phases::DeleteChart(chart_fn()))]
     }
+    /// Never asked: `on_hosts` is false, so no host is a target (health is in `stack_status`).
     async fn status(&self, _ctx: &RunCtx, _host: &RemoteHost) -> anyhow::Result<HostStatus> {
-        Ok(HostStatus {
-            message: "in-cluster component: see its stack rows".into(),
-            ..Default::default()
-        })
+        anyhow::bail!("internal: {NAME} has no host status")
     }
     async fn stack_status(&self, ctx: &std::sync::Arc<RunCtx>) -> Vec<(String, HostStatus)> {
-        let kube = match cluster_api::client(ctx).await {
-            Ok(k) => k,
-            Err(e) => {
-                return vec![(
-                    format!("{NAME} (HelmChart)"),
-                    HostStatus {
-                        message: format!("{e:#}"),
-                        ..Default::default()
-                    },
-                )]
-            }
-        };
-        let chart_row = match chart(&ctx.stack) {
-            Ok(c) => helm::status::chart_row(&kube, &c).await,
-            Err(e) => HostStatus {
-                message: format!("{e:#}"),
-                ..Default::default()
-            },
-        };
+        let (kube, chart_row) =
+            match helm::status::client_and_chart_row(ctx, NAME, chart(&ctx.stack)).await {
+                Ok(x) => x,
+                Err(rows) => return rows,
+            };
         let envoy = match envoy_address(&kube).await {
             Ok(a) => HostStatus {
                 installed: true,

@@ -7,6 +7,28 @@ use super::rollout::Rollout;
 use crate::component::HostStatus;
 use crate::k8s::{helm_chart_resource, Kube};
 
+/// The cluster's API client and the HelmChart row of `chart`, the start of every chart
+/// component's stack status; without a client, `Err` holds the one row that says why.
+pub async fn client_and_chart_row(
+    ctx: &crate::component::RunCtx,
+    name: &str,
+    chart: anyhow::Result<Chart>,
+) -> Result<(Kube, HostStatus), Vec<(String, HostStatus)>> {
+    let failed = |e: anyhow::Error| HostStatus {
+        message: format!("{e:#}"),
+        ..Default::default()
+    };
+    let kube = match crate::component::cluster_api::client(ctx).await {
+        Ok(k) => k,
+        Err(e) => return Err(vec![(format!("{name} (HelmChart)"), failed(e))]),
+    };
+    let row = match chart {
+        Ok(c) => chart_row(&kube, &c).await,
+        Err(e) => failed(e),
+    };
+    Ok((kube, row))
+}
+
 /// One row: installed = the HelmChart exists, healthy = not failed and rolled out.
 pub async fn chart_row(kube: &Kube, chart: &Chart) -> HostStatus {
     let live = match kube
