@@ -14,6 +14,10 @@
 #   bed.sh hostkey NAME       print NAME's ssh host public key ("ssh-ed25519 AAAA..."), made once
 #   bed.sh net-cut NAME       take NAME off the network while it keeps running (pulled cable)
 #   bed.sh net-restore NAME   plug it back in
+#   bed.sh vip-up IDX         add 10.214.0.IDX (IDX 2..10, below the hosts' range) to the bridge:
+#                             this machine then answers on it for the hosts, as kube-vip's node
+#                             would answer on a cluster VIP. Idempotent.
+#   bed.sh vip-down IDX       remove it again (down removes it with the bridge)
 #   bed.sh down [--force]     stop every host and the registry; remove bridge, cgroups, mounts and
 #                             run state. Caches (rootfs, host keys, registry data, wheel) are kept.
 #                             Without --force it does nothing while running tests (another
@@ -613,6 +617,18 @@ cmd_net() {  # cut|restore NAME: the host's bridge port down/up (the host keeps 
   esac
 }
 
+cmd_vip() {  # up|down IDX: a VIP on the bridge (the hosts reach this machine on it)
+  local how=$1 idx=${2:?usage: bed.sh vip-$1 IDX}
+  need_root
+  [[ $idx =~ ^([2-9]|10)$ ]] || die "VIP IDX must be 2..10 (below the hosts' 11..250), got '$idx'"
+  ip link show "$BR" >/dev/null 2>&1 || die "bridge $BR is not up: run '$SELF prepare' first"
+  case $how in
+    up)   ip -4 addr show dev "$BR" | grep -q " $NET.$idx/32 " \
+            || ip addr add "$NET.$idx/32" dev "$BR" ;;
+    down) ip addr del "$NET.$idx/32" dev "$BR" 2>/dev/null || true ;;
+  esac
+}
+
 cmd_hostkey() {
   local name=${1:?usage: bed.sh hostkey NAME}
   check_name "$name"
@@ -889,6 +905,8 @@ main() {
     hostkey)       cmd_hostkey "$@" ;;
     net-cut)       cmd_net cut "$@" ;;
     net-restore)   cmd_net restore "$@" ;;
+    vip-up)        cmd_vip up "$@" ;;
+    vip-down)      cmd_vip down "$@" ;;
     down)          cmd_down "$@" ;;
     purge)         cmd_purge ;;
     status)        cmd_status ;;

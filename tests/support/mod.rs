@@ -16,7 +16,7 @@ mod sandbox;
 
 pub use host::TestHost;
 #[allow(unused_imports)] // not every test binary names them
-pub use sandbox::{FoundryChild, Run, Sandbox, FOUNDRY_TIMEOUT};
+pub use sandbox::{FoundryChild, LogCounts, Run, Sandbox, FOUNDRY_TIMEOUT};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

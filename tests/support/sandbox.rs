@@ -203,3 +203,49 @@ impl Sandbox {
         files.into_iter().map(|(_, p)| p).collect()
     }
 }
+
+/// What the newest run log recorded: remote commands and API calls, and how many could change
+/// something (`"mutating": true`).
+#[derive(Debug, Clone, Default)]
+pub struct LogCounts {
+    pub exec: usize,
+    pub exec_mutating: usize,
+    pub http: usize,
+    pub http_mutating: usize,
+    /// The mutating records themselves (for a failure message).
+    pub mutating_lines: Vec<String>,
+    pub path: PathBuf,
+}
+
+impl Sandbox {
+    /// Counts of the newest run log (panics if there is none).
+    pub fn newest_log_counts(&self) -> LogCounts {
+        let path = self.run_logs().pop().expect("a run log");
+        let text = fs::read_to_string(&path).expect("read the run log");
+        let mut c = LogCounts {
+            path,
+            ..LogCounts::default()
+        };
+        for line in text.lines() {
+            let Ok(j) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let mutating = j["mutating"] == true;
+            match j["kind"].as_str() {
+                Some("exec") => {
+                    c.exec += 1;
+                    c.exec_mutating += usize::from(mutating);
+                }
+                Some("http") => {
+                    c.http += 1;
+                    c.http_mutating += usize::from(mutating);
+                }
+                _ => continue,
+            }
+            if mutating {
+                c.mutating_lines.push(line.to_string());
+            }
+        }
+        c
+    }
+}

@@ -145,7 +145,9 @@ fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
 const CONFIG_KEYS: &str = "cluster-cidr|service-cidr|cluster-dns|cluster-domain|disable|disable-helm-controller|disable-kube-proxy|disable-network-policy|secrets-encryption";
 
 /// The probe script. `modules`: the kernel modules to look for also under /sys/module (built-in
-/// modules are not in /proc/modules). Run as root (ss needs it to name other users' processes).
+/// modules are not in /proc/modules). In a container (LXC, nspawn) neither may be visible: the
+/// two K3s needs are also recognised by what they provide, `overlay` in /proc/filesystems and
+/// `br_netfilter` by /proc/sys/net/bridge. Run as root (ss needs it to name other users' processes).
 pub fn script(vip: Ipv4Addr, modules: &[String]) -> String {
     let mods: Vec<String> = modules
         .iter()
@@ -160,6 +162,8 @@ pub fn script(vip: Ipv4Addr, modules: &[String]) -> String {
          echo '## listen'; ss -H -ltnup 2>/dev/null\n\
          echo '## swaps'; cat /proc/swaps 2>/dev/null\n\
          echo '## modules'; cut -d' ' -f1 /proc/modules 2>/dev/null; for m in {mods}; do [ -d /sys/module/$m ] && echo $m; done\n\
+         grep -qw overlay /proc/filesystems 2>/dev/null && echo overlay\n\
+         [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && echo br_netfilter\n\
          echo '## vip'\n\
          if timeout 2 bash -c ': </dev/tcp/{vip}/{API_PORT}' 2>/dev/null; then echo tcp; fi\n\
          if command -v ping >/dev/null 2>&1 && ping -c 1 -W 1 {vip} >/dev/null 2>&1; then echo icmp; fi\n\

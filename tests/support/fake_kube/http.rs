@@ -17,6 +17,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     cluster: Arc<Mutex<Cluster>>,
+    ca_pem: Arc<str>,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
     loop {
@@ -26,6 +27,7 @@ pub(crate) async fn serve(
         };
         let acceptor = acceptor.clone();
         let cluster = cluster.clone();
+        let ca_pem = ca_pem.clone();
         tokio::spawn(async move {
             // A client that rejects our certificate ends the handshake: nothing to serve.
             let Ok(tls) = acceptor.accept(tcp).await else {
@@ -39,8 +41,11 @@ pub(crate) async fn serve(
                 .is_some_and(|c| !c.is_empty());
             let svc = service_fn(move |req| {
                 let cluster = cluster.clone();
+                let ca_pem = ca_pem.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(handle(req, &cluster, client_cert).await)
+                    Ok::<_, std::convert::Infallible>(
+                        handle(req, &cluster, &ca_pem, client_cert).await,
+                    )
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -85,6 +90,7 @@ pub(crate) fn parse_query(q: &str) -> HashMap<String, String> {
 async fn handle(
     req: Request<Incoming>,
     cluster: &Arc<Mutex<Cluster>>,
+    ca_pem: &str,
     client_cert: bool,
 ) -> Response<Full<Bytes>> {
     let header = |name: &str| {
@@ -117,6 +123,25 @@ async fn handle(
         client_cert,
         body,
     };
+    if call.method == "GET" && call.path == "/cacerts" {
+        // K3s's supervisor serves the cluster CA here without credentials (what joining nodes
+        // and foundry's VIP check fetch); it is not part of the Kubernetes API.
+        cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requests
+            .push(Recorded {
+                method,
+                path,
+                query,
+                status: 200,
+            });
+        return Response::builder()
+            .status(200)
+            .header("Content-Type", "text/plain")
+            .body(Full::new(Bytes::from(ca_pem.to_string())))
+            .expect("a valid response");
+    }
     let reply = {
         let mut c = cluster.lock().unwrap_or_else(|e| e.into_inner());
         let reply = c.handle(&call);

@@ -52,6 +52,9 @@ pub struct Options {
     /// The kubelet stand-in removes a terminating pod this long after its deletion started;
     /// None: pods stay Terminating until [`FakeKube::kubelet_remove_terminating`].
     pub kubelet_removes_after: Option<Duration>,
+    /// Names the server certificate carries besides 127.0.0.1 and localhost (a VIP, as K3s's
+    /// `tls-san`), for a fake reached on another address ([`FakeKube::listen_on`]).
+    pub sans: Vec<String>,
 }
 
 impl Default for Options {
@@ -62,6 +65,7 @@ impl Default for Options {
             workloads_ready: true,
             jobs_complete: true,
             kubelet_removes_after: None,
+            sans: Vec::new(),
         }
     }
 }
@@ -76,6 +80,7 @@ impl Options {
             workloads_ready: false,
             jobs_complete: false,
             kubelet_removes_after: None,
+            sans: Vec::new(),
         }
     }
 }
@@ -100,7 +105,9 @@ pub struct FakeKube {
     client_key_pem: String,
     token: String,
     cluster: Arc<Mutex<Cluster>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server_tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    /// One per listener (the first on 127.0.0.1, then [`FakeKube::listen_on`]'s).
+    shutdown: Mutex<Vec<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl FakeKube {
@@ -110,18 +117,37 @@ impl FakeKube {
     }
 
     pub fn start_with(opts: Options) -> FakeKube {
-        let tls = tls::generate();
+        let tls = tls::generate(&opts.sans);
         let token = format!(
             "fake-kube-token-{}",
             hex::encode(rand::random::<[u8; 12]>())
         );
         let cluster = Arc::new(Mutex::new(Cluster::new(opts, token.clone())));
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let mut fake = FakeKube {
+            port: 0,
+            ca_pem: tls.ca_pem,
+            client_cert_pem: tls.client_cert_pem,
+            client_key_pem: tls.client_key_pem,
+            token,
+            cluster,
+            server_tls: tls.server,
+            shutdown: Mutex::new(Vec::new()),
+        };
+        fake.port = fake.listen_on("127.0.0.1:0");
+        fake
+    }
+
+    /// Serves the same cluster on one more address too (e.g. a VIP once "kube-vip" holds it);
+    /// returns the port. Stopped with the fake.
+    pub fn listen_on(&self, addr: &str) -> u16 {
+        let std_listener =
+            std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
         std_listener.set_nonblocking(true).expect("nonblocking");
         let port = std_listener.local_addr().expect("local addr").port();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let c = cluster.clone();
-        let server = tls.server.clone();
+        let c = self.cluster.clone();
+        let server = self.server_tls.clone();
+        let ca: Arc<str> = self.ca_pem.as_str().into();
         std::thread::Builder::new()
             .name(format!("fake-kube-{port}"))
             .spawn(move || {
@@ -133,19 +159,15 @@ impl FakeKube {
                 rt.block_on(async move {
                     let listener =
                         tokio::net::TcpListener::from_std(std_listener).expect("listener");
-                    http::serve(listener, tokio_rustls::TlsAcceptor::from(server), c, rx).await;
+                    http::serve(listener, tokio_rustls::TlsAcceptor::from(server), c, ca, rx).await;
                 });
             })
             .expect("fake-kube thread");
-        FakeKube {
-            port,
-            ca_pem: tls.ca_pem,
-            client_cert_pem: tls.client_cert_pem,
-            client_key_pem: tls.client_key_pem,
-            token,
-            cluster,
-            shutdown: Some(tx),
-        }
+        self.shutdown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        port
     }
 
     /// `https://127.0.0.1:<port>`
@@ -185,11 +207,17 @@ impl FakeKube {
     /// A kubeconfig like K3s's `k3s.yaml`: the admin's client certificate and key instead of
     /// a token.
     pub fn kubeconfig_client_cert(&self) -> String {
+        self.kubeconfig_client_cert_for(&self.url())
+    }
+
+    /// As [`Self::kubeconfig_client_cert`] with another server URL (K3s writes
+    /// `https://127.0.0.1:6443`).
+    pub fn kubeconfig_client_cert_for(&self, server: &str) -> String {
         use base64::Engine;
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: default\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: default\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: default\n  context:\n    cluster: default\n    user: default\ncurrent-context: default\n",
-            self.url(),
+            server,
             b64(&self.ca_pem),
             b64(&self.client_cert_pem),
             b64(&self.client_key_pem)
@@ -511,7 +539,8 @@ fn reconcile_named(c: &mut Cluster, ns: &str, name: &str) {
 
 impl Drop for FakeKube {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
+        let mut all = self.shutdown.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in all.drain(..) {
             let _ = tx.send(());
         }
     }

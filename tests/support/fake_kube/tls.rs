@@ -1,5 +1,5 @@
 //! The fake API's TLS: a CA generated per fake, and a server certificate it signs for
-//! `127.0.0.1` and `localhost`, so the client's CA handling is exercised for real.
+//! `127.0.0.1`, `localhost` and any extra names (a VIP, `<cluster>.<domain>`), so the client's CA handling is exercised for real.
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::sync::Arc;
@@ -31,10 +31,11 @@ fn ca() -> CertifiedIssuer<'static, KeyPair> {
     CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key")).expect("CA cert")
 }
 
-pub(crate) fn generate() -> Tls {
+pub(crate) fn generate(extra_sans: &[String]) -> Tls {
     let ca = ca();
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .expect("server params");
+    let mut sans = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+    sans.extend(extra_sans.iter().cloned());
+    let mut params = CertificateParams::new(sans).expect("server params");
     params
         .distinguished_name
         .push(DnType::CommonName, "kube-apiserver");

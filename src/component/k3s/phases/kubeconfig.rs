@@ -7,6 +7,7 @@ use super::super::config::API_PORT;
 use super::super::kubeconfig::{rewrite, K3S_PATH};
 use super::super::roles::NodeRole;
 use super::super::token;
+use super::start::WaitNodeReady;
 use super::{select_roles, Shared};
 use crate::component::api::ApiAction;
 use crate::component::cluster_api::{self, KubeconfigOutput};
@@ -114,6 +115,19 @@ impl Phase for ReachVip {
         let kc = rewrite(&raw, &ctx.stack.cluster.name, &vip).map_err(|e| anyhow!(e))?;
         register_credentials(&kc);
         ctx.outputs.put(KubeconfigOutput(kc.clone()));
+        // A (re)started first server is Ready and its etcd member a voter before any other
+        // server joins: the joins then never start against a cluster that is still coming up.
+        if self.shared.first_started() {
+            let first = select_roles(&ctx.stack, &ctx.stack.hosts, &[NodeRole::FirstServer]);
+            if let Some(h) = first.first() {
+                let kube = cluster_api::client(ctx).await?;
+                steps.push(Step::api(Arc::new(WaitNodeReady::new(
+                    kube,
+                    &h.hostname,
+                    true,
+                ))));
+            }
+        }
         let local = cluster_api::local_path(&ctx.stack.cluster.name);
         let local_same = std::fs::read_to_string(&local).is_ok_and(|t| t == kc);
         let stored_same = match ctx.openbao().await {

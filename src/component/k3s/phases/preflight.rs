@@ -8,7 +8,9 @@ use super::super::config::{node_config, NodeNet};
 use super::super::preflight::{self, Finding, Outcome};
 use super::super::probe::{self, HostProbe};
 use super::super::roles::{self, ClusterNode, NodeRole};
-use super::super::token::Tokens;
+use super::super::token::{self, Tokens};
+use super::start::token_check;
+use super::tokens::TokensOutput;
 use crate::component::{HostSet, Phase, RemoteHost, RunCtx, Step};
 use crate::config::StackConfig;
 use crate::ssh::Cmd;
@@ -83,6 +85,11 @@ impl Preflight {
     async fn probe_all(&self, ctx: &RunCtx) -> ProbesOutput {
         let stack = &ctx.stack;
         let nodes = roles::resolve(stack);
+        let shown: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("{} {}", n.host, n.describe()))
+            .collect();
+        ctx.note(format!("K3s roles: {}", shown.join("; ")));
         let vip = stack
             .cluster
             .vip
@@ -120,10 +127,30 @@ impl Phase for Preflight {
     async fn plan_host(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Vec<Step>> {
         let out = self.probed.get_or_init(|| self.probe_all(ctx)).await;
         let bad = findings_for(&out.outcome, host.name());
-        if bad.is_empty() {
-            return Ok(vec![]);
+        if !bad.is_empty() {
+            let msgs: Vec<String> = bad.iter().map(|f| f.message()).collect();
+            anyhow::bail!("K3s preflight failed:\n  {}", msgs.join("\n  "));
         }
-        let msgs: Vec<String> = bad.iter().map(|f| f.message()).collect();
-        anyhow::bail!("K3s preflight failed:\n  {}", msgs.join("\n  "))
+        // Before any file is written: a first server already running with another token than
+        // OpenBao's stops the run here, so no host gets a config.yaml with the wrong token.
+        let first = roles::role_of(&ctx.stack, host.name())
+            .is_some_and(|n| n.role == NodeRole::FirstServer);
+        if let (true, Some(t)) = (
+            first,
+            ctx.outputs
+                .get::<TokensOutput>()
+                .and_then(|t| t.known().cloned()),
+        ) {
+            if let Some(file) = host
+                .remote
+                .read_file(token::SERVER_TOKEN_FILE, true)
+                .await?
+            {
+                let file = String::from_utf8_lossy(&file).to_string();
+                crate::redact::register(file.trim());
+                token_check(host.name(), &ctx.instance, &file, &t.cluster)?;
+            }
+        }
+        Ok(vec![])
     }
 }

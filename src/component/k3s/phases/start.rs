@@ -9,7 +9,6 @@ use super::super::roles::NodeRole;
 use super::super::token::{self, TokenCheck};
 use super::files::{file_steps, mkdir_step, probe};
 use super::preflight::ProbesOutput;
-use super::tokens::TokensOutput;
 use super::{select_roles, Shared};
 use crate::component::api::ApiAction;
 use crate::component::{cluster_api, HostSet, HostStatus, Phase, RemoteHost, RunCtx, Step};
@@ -165,21 +164,6 @@ impl Phase for Start {
             let p = probe(host.remote.as_ref(), &paths, &[kube_vip::MANIFESTS_DIR]).await?;
             steps.extend(mkdir_step(&p.missing_dirs));
             steps.extend(file_steps(host.remote.as_ref(), &p, &manifests).await?);
-            if let Some(t) = ctx
-                .outputs
-                .get::<TokensOutput>()
-                .and_then(|t| t.known().cloned())
-            {
-                if let Some(file) = host
-                    .remote
-                    .read_file(token::SERVER_TOKEN_FILE, true)
-                    .await?
-                {
-                    let file = String::from_utf8_lossy(&file).to_string();
-                    crate::redact::register(file.trim());
-                    token_check(host.name(), &ctx.instance, &file, &t.cluster)?;
-                }
-            }
         }
         let out = host
             .remote
@@ -205,11 +189,14 @@ impl Phase for Start {
         if self.first() {
             self.shared.set_first_started(started);
         }
-        if started && self.roles == [NodeRole::JoiningServer] {
+        // Joining servers wait (the next one joins only after), agents too (each in its own
+        // parallel lane): "started" is not "joined".
+        if started && !self.first() {
             match cluster_api::client(ctx).await {
                 Ok(kube) => steps.push(Step::api(Arc::new(WaitNodeReady {
                     kube,
                     node: host.name().to_string(),
+                    etcd_voter: server,
                 }))),
                 Err(e) if ctx.dry_run => ctx.note(format!(
                     "{}: Node Ready not waited for in a plan ({e:#})",
@@ -236,19 +223,62 @@ pub fn node_ready(n: &Node) -> Result<(), String> {
     }
 }
 
-/// Waits (bounded) until the joined node is Ready through the API.
+/// A server's etcd member as K3s records it on the Node: the member annotation, and the
+/// `EtcdIsVoter` condition True (a learner is promoted once it has caught up).
+pub fn etcd_voter(n: &Node) -> Result<(), String> {
+    use crate::cluster::view::{ETCD_MEMBER_ANNOTATION, ETCD_VOTER_CONDITION};
+    let member = n
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ETCD_MEMBER_ANNOTATION))
+        .filter(|m| !m.is_empty());
+    if member.is_none() {
+        return Err(format!(
+            "no etcd member yet (annotation {ETCD_MEMBER_ANNOTATION})"
+        ));
+    }
+    let conds = n.status.as_ref().and_then(|s| s.conditions.as_ref());
+    match conds.and_then(|c| c.iter().find(|c| c.type_ == ETCD_VOTER_CONDITION)) {
+        Some(c) if c.status == "True" => Ok(()),
+        Some(c) => Err(format!(
+            "etcd member is a learner ({ETCD_VOTER_CONDITION}={})",
+            c.status
+        )),
+        None => Err(format!("no {ETCD_VOTER_CONDITION} condition yet")),
+    }
+}
+
+/// Waits (bounded) until the joined node is Ready through the API and, for a server, its etcd
+/// member is a voter (only then does the next server join: quorum is never at stake).
 #[derive(Debug)]
 pub struct WaitNodeReady {
     kube: Kube,
     node: String,
+    etcd_voter: bool,
+}
+
+impl WaitNodeReady {
+    pub fn new(kube: Kube, node: &str, etcd_voter: bool) -> WaitNodeReady {
+        WaitNodeReady {
+            kube,
+            node: node.to_string(),
+            etcd_voter,
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl ApiAction for WaitNodeReady {
     fn describe(&self) -> String {
         format!(
-            "wait until Node {} is Ready (at most {}s)",
+            "wait until Node {} is Ready{} (at most {}s)",
             self.node,
+            if self.etcd_voter {
+                " and a voting etcd member"
+            } else {
+                ""
+            },
             NODE_READY_WAIT.as_secs()
         )
     }
@@ -260,7 +290,13 @@ impl ApiAction for WaitNodeReady {
         wait_for(&what, NODE_READY_WAIT, Duration::from_secs(2), || async {
             Ok(match self.kube.get_opt::<Node>(None, &self.node).await? {
                 None => Probe::Waiting("not registered yet".into()),
-                Some(n) => match node_ready(&n) {
+                Some(n) => match node_ready(&n).and_then(|()| {
+                    if self.etcd_voter {
+                        etcd_voter(&n)
+                    } else {
+                        Ok(())
+                    }
+                }) {
                     Ok(()) => Probe::Done(()),
                     Err(why) => Probe::Waiting(why),
                 },
