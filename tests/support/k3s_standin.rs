@@ -353,7 +353,13 @@ fn register_node(
         annotations["k3s.io/node-args"] = json!("[\"agent\"]");
     }
     let exists = fake.object("", "nodes", "", node).is_some();
-    if !exists {
+    if exists {
+        // A restarted node (an upgrade) reports its new version.
+        fake.update("", "nodes", "", node, |n| {
+            n["status"]["nodeInfo"]["kubeletVersion"] = json!(version);
+            n["status"]["nodeInfo"]["kubeProxyVersion"] = json!(version);
+        });
+    } else {
         let mut conditions = vec![
             json!({"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "container runtime status check may not have completed yet"}),
         ];

@@ -19,7 +19,9 @@
 //!   forwards `127.0.0.1:6443` to the VIP, where the mock API answers (`/cacerts` and all);
 //! - reports READY=1 to systemd, then runs until stopped;
 //! - `k3s --version` prints the compiled-in `STANDIN_VERSION` as K3s prints its version;
-//! - `k3s etcd-snapshot save --name N` writes a snapshot file where K3s keeps them.
+//! - `k3s etcd-snapshot save --name N` writes a snapshot file where K3s keeps them;
+//! - `k3s server --cluster-reset [--cluster-reset-restore-path=F]` checks F, records the reset
+//!   in `server/db/reset-from` and exits with K3s's "restart without --cluster-reset" message.
 //!
 //! What it does NOT do: run containerd, a kubelet, etcd, flannel, or import the images tarball.
 
@@ -43,6 +45,7 @@ fn main() {
             println!("k3s version {VERSION} (5tand1n0)");
             println!("go version go1.24.0");
         }
+        Some("server") if args.iter().any(|a| a == "--cluster-reset") => cluster_reset(&args),
         Some("server") => run(true),
         Some("agent") => run(false),
         Some("etcd-snapshot") => snapshot(&args[1..]),
@@ -243,4 +246,22 @@ fn snapshot(args: &[String]) {
     write_private(&file, &content);
     eprintln!("level=info msg=\"Snapshot {name}-{}-{now} saved.\"", hostname());
     println!("{file}");
+}
+
+/// `k3s server --cluster-reset [--cluster-reset-restore-path=F]`: a one-shot run, as K3s's.
+fn cluster_reset(args: &[String]) {
+    let path = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--cluster-reset-restore-path=")
+            .map(String::from)
+            .or_else(|| (a == "--cluster-reset-restore-path").then(|| args.get(i + 1).cloned().unwrap_or_default()))
+    });
+    if let Some(p) = &path {
+        if !Path::new(p).is_file() {
+            fail(&format!("level=fatal msg=\"starting kubernetes: preparing server: start managed database: restore snapshot: {p}: no such file or directory\""));
+        }
+    }
+    let db = format!("{SERVER_DIR}/db");
+    let _ = std::fs::create_dir_all(&db);
+    write_private(&format!("{db}/reset-from"), &format!("{}\n", path.unwrap_or_else(|| "-".into())));
+    eprintln!("level=info msg=\"Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. Backup and delete ${{datadir}}/server/db on each peer etcd server and rejoin the nodes\"");
 }

@@ -296,6 +296,26 @@ impl FakeKube {
         })
     }
 
+    /// Changes a stored object in place (as a controller or kubelet would: new resourceVersion,
+    /// uid and creation kept). Panics if it does not exist.
+    pub fn update(
+        &self,
+        group: &str,
+        plural: &str,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value),
+    ) {
+        self.with(|c| {
+            let k: cluster::Key = (group.into(), plural.into(), ns.into(), name.into());
+            let Some(mut obj) = c.objects.get(&k).cloned() else {
+                panic!("fake-kube has no {plural} {ns}/{name}")
+            };
+            f(&mut obj);
+            c.store(k, obj);
+        })
+    }
+
     /// The current resourceVersion counter.
     pub fn resource_version(&self) -> u64 {
         self.with(|c| c.rv)
