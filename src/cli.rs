@@ -297,6 +297,21 @@ pub enum OpenbaoCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterCmd {
+    /// Install K3s behind the VIP and everything it needs first (host-prep, OpenBao, Zot, storage)
+    Init {
+        /// Show the plan, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the cluster's kubeconfig (server = the VIP), or merge it into ~/.kube/config
+    Kubeconfig {
+        /// Merge into ~/.kube/config (or $KUBECONFIG's first file) as context <cluster name>, after a backup
+        #[arg(long)]
+        merge: bool,
+        /// With --merge: replace a same-named context that points at another API server
+        #[arg(long, requires = "merge")]
+        force: bool,
+    },
     /// Nodes, etcd members, the VIP, /readyz, kube-system Deployments (exit 7 if unhealthy)
     Status(KubeArgs),
     /// List and remove cluster nodes

@@ -341,7 +341,8 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
         );
     }
 
-    let rerun = foundry(&sb, &["stack", "install", "--yes"]);
+    // `cluster init` = K3s and what it depends on; it picks up where the failed run stopped.
+    let rerun = foundry(&sb, &["cluster", "init", "--yes"]);
     rerun.ok();
     let accepted: Vec<String> = k3s
         .joins()
@@ -357,5 +358,60 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
     assert_eq!(
         hosts[3].ssh_ok("systemctl is-active k3s-agent").trim(),
         "active"
+    );
+
+    // kubeconfig --merge: another cluster's context is kept, a backup is made, a second merge
+    // changes nothing.
+    let other = "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://192.0.2.9:6443\nusers:\n- name: other\n  user:\n    token: abc\ncontexts:\n- name: other\n  context:\n    cluster: other\n    user: other\ncurrent-context: other\n";
+    sb.write(".kube/config", other);
+    let merged = foundry(&sb, &["cluster", "kubeconfig", "--merge"]);
+    merged.ok();
+    let kube = std::fs::read_to_string(sb.path(".kube/config")).unwrap();
+    assert!(
+        kube.contains("name: other") && kube.contains("name: kt"),
+        "{kube}"
+    );
+    assert!(kube.contains("current-context: other"), "{kube}");
+    assert!(kube.contains(&format!("server: https://{}:6443", k3s.vip)));
+    let backups: Vec<_> = std::fs::read_dir(sb.path(".kube"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("foundry-backup"))
+        .collect();
+    assert_eq!(backups.len(), 1, "one backup");
+    assert_eq!(std::fs::read_to_string(backups[0].path()).unwrap(), other);
+    let again = foundry(&sb, &["cluster", "kubeconfig", "--merge"]);
+    again.ok();
+    assert!(again.stdout.contains("up to date"), "{again}");
+
+    // Uninstall: the agent first, then the joining servers one by one, the first server last;
+    // everything of K3s gone; a second uninstall has nothing to do.
+    let gone = foundry(&sb, &["component", "uninstall", "k3s", "--yes"]);
+    gone.ok();
+    let c = sb.newest_log_counts();
+    let mut order: Vec<String> = Vec::new();
+    for h in c.mutating_hosts {
+        if order.last() != Some(&h) {
+            order.push(h);
+        }
+    }
+    let want: Vec<String> = [3, 1, 2, 0]
+        .iter()
+        .map(|&i| hosts[i].name.clone())
+        .collect();
+    assert_eq!(order, want, "removal order");
+    for h in &hosts {
+        let left = h.ssh_ok("ls -d /usr/local/bin/k3s /etc/rancher/k3s /var/lib/rancher/k3s /etc/systemd/system/k3s*.service 2>/dev/null | wc -l");
+        assert_eq!(left.trim(), "0", "{} still has K3s", h.name);
+        let st = String::from_utf8_lossy(&h.ssh("systemctl is-active k3s k3s-agent").stdout)
+            .into_owned();
+        assert!(st.lines().all(|l| l != "active"), "{}: {st}", h.name);
+    }
+    let nothing = foundry(&sb, &["component", "uninstall", "k3s", "--yes"]);
+    nothing.ok();
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0);
+    assert!(
+        !stored(&sb, &hosts[0], "cluster-token").is_empty(),
+        "the tokens stay in OpenBao"
     );
 }

@@ -17,6 +17,10 @@ use std::time::Duration;
 
 pub async fn run(g: &GlobalOpts, cmd: ClusterCmd) -> anyhow::Result<i32> {
     match cmd {
+        ClusterCmd::Init { dry_run } => super::cluster_k3s::init(g, dry_run).await,
+        ClusterCmd::Kubeconfig { merge, force } => {
+            super::cluster_k3s::kubeconfig(g, merge, force).await
+        }
         ClusterCmd::Status(k) => status_cmd(g, &k).await,
         ClusterCmd::Node(NodeCmd::List(k)) => list_cmd(g, &k).await,
         ClusterCmd::Node(NodeCmd::Remove(a)) => remove_cmd(g, &a).await,

@@ -1,6 +1,7 @@
 //! Thin command handlers: parse → call the engine → render. Each returns the process exit code.
 
 pub mod cluster_day2;
+pub mod cluster_k3s;
 pub mod common;
 pub mod component;
 pub mod config;

@@ -94,6 +94,12 @@ fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
 
 /// Plan or install every enabled component in dependency order.
 pub async fn converge(g: &GlobalOpts, mode: Mode) -> anyhow::Result<i32> {
+    converge_only(g, mode, None).await
+}
+
+/// As [`converge`]; with `only`, just that component and what it depends on (transitively),
+/// still in the stack's order (`cluster init` = k3s and everything before it).
+pub async fn converge_only(g: &GlobalOpts, mode: Mode, only: Option<&str>) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let setup = common::setup(
         g,
@@ -110,7 +116,28 @@ pub async fn converge(g: &GlobalOpts, mode: Mode) -> anyhow::Result<i32> {
     )
     .await?;
     let ctx = setup.ctx.clone();
-    let comps = registry::enabled_ordered(&ctx.stack)?;
+    let mut comps = registry::enabled_ordered(&ctx.stack)?;
+    if let Some(name) = only {
+        let target = registry::find(&ctx.stack, name)?;
+        if !target.enabled(&ctx.stack) {
+            return Err(fail(
+                ExitClass::Config,
+                format!(
+                    "component `{name}` is not enabled in {}",
+                    g.config_path().display()
+                ),
+            ));
+        }
+        let mut wanted = std::collections::BTreeSet::from([name.to_string()]);
+        // The order is topological: walking it backwards sees each component after all
+        // that depend on it, so one pass collects the whole closure.
+        for c in comps.iter().rev() {
+            if wanted.contains(c.name()) {
+                wanted.extend(c.depends_on().iter().map(|d| d.to_string()));
+            }
+        }
+        comps.retain(|c| wanted.contains(c.name()));
+    }
     let mut reports: Vec<ComponentReport> = Vec::new();
     let mut not_started = Vec::new();
     for c in comps {

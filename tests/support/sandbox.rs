@@ -214,6 +214,8 @@ pub struct LogCounts {
     pub http_mutating: usize,
     /// The mutating records themselves (for a failure message).
     pub mutating_lines: Vec<String>,
+    /// The host of each mutating remote command, in the order they ran.
+    pub mutating_hosts: Vec<String>,
     pub path: PathBuf,
 }
 
@@ -235,6 +237,10 @@ impl Sandbox {
                 Some("exec") => {
                     c.exec += 1;
                     c.exec_mutating += usize::from(mutating);
+                    if mutating {
+                        c.mutating_hosts
+                            .push(j["host"].as_str().unwrap_or_default().to_string());
+                    }
                 }
                 Some("http") => {
                     c.http += 1;

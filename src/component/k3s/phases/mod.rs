@@ -7,6 +7,7 @@ pub mod kubeconfig;
 pub mod preflight;
 pub mod start;
 pub mod tokens;
+pub mod uninstall;
 
 #[cfg(test)]
 mod tests;
@@ -118,9 +119,13 @@ impl Component for K3s {
         ]
     }
 
+    /// Agents, then joining servers one by one, the first server last (see `uninstall.rs`).
     fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
-        // Removing a cluster is its own issue (drain, etcd member removal): nothing yet.
-        vec![]
+        vec![
+            Box::new(uninstall::Remove::agents()),
+            Box::new(uninstall::Remove::joining_servers()),
+            Box::new(uninstall::Remove::first_server()),
+        ]
     }
 
     async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus> {
