@@ -22,11 +22,9 @@ mod k3s_standin;
 mod support;
 
 use k3s_standin::{StandinCluster, VERSION};
-use std::process::Command;
 use std::time::Duration;
+use support::stackrun::{bao, boot_hosts, foundry, kv_field, sandbox_with, INSTANCE};
 use support::{bed, Sandbox, TestHost};
-
-const INSTANCE: &str = "foundry-core";
 
 fn stack_yaml(hosts: &[&TestHost], k3s: &StandinCluster) -> String {
     let mut s = format!(
@@ -61,67 +59,18 @@ fn stack_yaml(hosts: &[&TestHost], k3s: &StandinCluster) -> String {
     s
 }
 
-/// foundry with the OpenBao credentials in a file under the sandbox (no desktop keyring here).
-fn foundry(sb: &Sandbox, args: &[&str]) -> support::Run {
-    sb.foundry_env(args, &[("FOUNDRY_KEYRING", "file")])
-}
-
-fn root_token(sb: &Sandbox) -> String {
-    let p = sb.path(&format!(".foundry/openbao/{INSTANCE}.json"));
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&p).expect("openbao creds file")).unwrap();
-    j["root_token"].as_str().unwrap().to_string()
-}
-
-/// The real OpenBao CLI against the first host's OpenBao.
-fn bao(sb: &Sandbox, h: &TestHost, args: &[&str]) -> String {
-    let out = Command::new(bed().bao_binary())
-        .args(args)
-        .env("BAO_ADDR", format!("http://{}:8200", h.ip))
-        .env("BAO_TOKEN", root_token(sb))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bao {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn stored(sb: &Sandbox, h: &TestHost, key: &str) -> String {
-    bao(
-        sb,
-        h,
-        &[
-            "kv",
-            "get",
-            "-mount=secret",
-            &format!("-field={key}"),
-            &format!("{INSTANCE}/k3s"),
-        ],
-    )
+    kv_field(sb, h, "k3s", key)
 }
 
 fn boot(n: usize) -> Vec<TestHost> {
-    let bed = bed();
-    bed.openbao_image(); // built and pushed to the bed's registry once
-    let mut hosts: Vec<TestHost> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n).map(|_| s.spawn(|| bed.host("k3s"))).collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    hosts.sort_by_key(|h| h.idx());
-    hosts
+    bed().openbao_image(); // built and pushed to the bed's registry once
+    boot_hosts("k3s", n)
 }
 
 fn sandbox_for(hosts: &[TestHost], k3s: &StandinCluster) -> Sandbox {
-    let sb = Sandbox::new();
-    for h in hosts {
-        sb.trust(h);
-    }
     let refs: Vec<&TestHost> = hosts.iter().collect();
-    sb.write(".foundry/stack.yaml", &stack_yaml(&refs, k3s));
-    sb
+    sandbox_with(hosts, &stack_yaml(&refs, k3s))
 }
 
 /// Install on 3 servers + 1 agent: join order, files, kubeconfig through the VIP; then a

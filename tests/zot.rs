@@ -21,35 +21,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use support::stackrun::{bao, foundry, INSTANCE};
 use support::{bed, Sandbox, TestHost};
 
-const INSTANCE: &str = "foundry-core";
-const VERSION: &str = "v2.1.22";
-
-/// `10.214.0.1:5000/project-zot/zot-linux-amd64:v2.1.22`, built once per test process.
-fn standin_image() -> &'static str {
-    static IMG: OnceLock<String> = OnceLock::new();
-    IMG.get_or_init(|| {
-        bed();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/zot-standin/build.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(VERSION)
-            .output()
-            .expect("run build.sh");
-        assert!(
-            out.status.success(),
-            "building the Zot stand-in failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_string()
-    })
-}
+const VERSION: &str = support::ZOT_VERSION;
 
 fn stack_yaml(h: &TestHost) -> String {
     format!(
@@ -62,35 +37,6 @@ fn stack_yaml(h: &TestHost) -> String {
         ip = h.ip,
         reg = support::REGISTRY,
     )
-}
-
-/// foundry with the OpenBao credentials in a file under the sandbox (no desktop keyring here).
-fn foundry(sb: &Sandbox, args: &[&str]) -> support::Run {
-    sb.foundry_env(args, &[("FOUNDRY_KEYRING", "file")])
-}
-
-/// The root token foundry stored when it initialised OpenBao.
-fn root_token(sb: &Sandbox) -> String {
-    let p = sb.path(&format!(".foundry/openbao/{INSTANCE}.json"));
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&p).expect("openbao creds file")).unwrap();
-    j["root_token"].as_str().unwrap().to_string()
-}
-
-/// `bao kv ...` against the host's OpenBao with the root token (the real OpenBao CLI).
-fn bao(sb: &Sandbox, h: &TestHost, args: &[&str]) -> String {
-    let out = Command::new(bed().bao_binary())
-        .args(args)
-        .env("BAO_ADDR", format!("http://{}:8200", h.ip))
-        .env("BAO_TOKEN", root_token(sb))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bao {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn stored_password(sb: &Sandbox, h: &TestHost) -> String {
@@ -189,7 +135,7 @@ fn status_json(sb: &Sandbox) -> (i32, serde_json::Value, String) {
 #[test]
 fn install_zot_then_push_pull_status_rerun_and_rotate_the_password() {
     let bed = bed();
-    let image = standin_image();
+    let image = bed.zot_standin_image();
     assert_eq!(
         image,
         format!(

@@ -13,6 +13,7 @@ mod host;
 mod lease;
 mod process;
 mod sandbox;
+pub mod stackrun;
 
 pub use host::TestHost;
 #[allow(unused_imports)] // not every test binary names them
@@ -22,6 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The Zot version the stand-in image is tagged with (foundry's default).
+pub const ZOT_VERSION: &str = "v2.1.22";
 
 /// The bed's registry (plain HTTP; hosts trust it as insecure).
 pub const REGISTRY: &str = "10.214.0.1:5000";
@@ -38,6 +42,7 @@ pub struct Bed {
     pub registry: String,
     openbao_image: OnceLock<String>,
     busybox_image: OnceLock<String>,
+    zot_image: OnceLock<String>,
 }
 
 /// The bed, prepared once per process. Panics with bed.sh's output when it cannot be built.
@@ -51,6 +56,7 @@ pub fn bed() -> &'static Bed {
             registry: REGISTRY.to_string(),
             openbao_image: OnceLock::new(),
             busybox_image: OnceLock::new(),
+            zot_image: OnceLock::new(),
         })
     });
     match bed {
@@ -79,6 +85,32 @@ impl Bed {
     pub fn busybox_image(&self) -> String {
         self.busybox_image
             .get_or_init(|| image(&["image-busybox"]))
+            .clone()
+    }
+
+    /// `10.214.0.1:5000/project-zot/zot-linux-amd64:<ZOT_VERSION>`: the Zot STAND-IN image
+    /// (tests/bed/zot-standin: distribution's registry behind Zot's command line), built once.
+    pub fn zot_standin_image(&self) -> String {
+        self.zot_image
+            .get_or_init(|| {
+                let script =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/zot-standin/build.sh");
+                let out = Command::new("bash")
+                    .arg(&script)
+                    .arg(ZOT_VERSION)
+                    .output()
+                    .expect("run build.sh");
+                assert!(
+                    out.status.success(),
+                    "building the Zot stand-in failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .clone()
     }
 

@@ -18,6 +18,7 @@
 //! Use from an integration test: `#[path = "support/fake_kube/mod.rs"] mod fake_kube;`.
 #![allow(dead_code)] // each test binary uses a different part
 
+mod charts;
 mod cluster;
 mod controllers;
 mod eviction;
@@ -30,6 +31,8 @@ mod status;
 mod tls;
 mod validate;
 
+#[allow(unused_imports)] // not every test binary runs charts
+pub use charts::issuer_controller;
 pub use cluster::Recorded;
 
 use cluster::{key, Cluster};

@@ -1,0 +1,187 @@
+//! The whole `foundry stack install` on three real bed hosts, in the design's order:
+//! host-prep → OpenBao (real, installed by foundry) → Zot (STAND-IN image, see tests/zot.rs) →
+//! TrueNAS storage (a MOCK TrueNAS, tests/support/fake_truenas.rs) → K3s (STAND-IN binary
+//! joining a MOCK Kubernetes API behind the VIP, tests/support/k3s_standin.rs) → Contour and
+//! cert-manager (HelmCharts applied to that mock; their workloads, CRDs and the issuer's
+//! Ready are stand-ins, tests/support/fake_kube/charts.rs). A second run must execute zero
+//! mutating commands and zero mutating API calls (foundry's run log, the mock API's and the
+//! mock TrueNAS's own records all agree).
+
+#[path = "support/fake_kube/mod.rs"]
+mod fake_kube;
+#[path = "support/fake_truenas.rs"]
+mod fake_truenas;
+#[path = "support/k3s_standin.rs"]
+mod k3s_standin;
+mod support;
+
+use fake_truenas::{FakeTruenas, API_KEY};
+use k3s_standin::{StandinCluster, VERSION};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::stackrun::{boot_hosts, foundry, kv_field, sandbox_with, INSTANCE};
+use support::{bed, TestHost, ZOT_VERSION};
+
+fn stack_yaml(hosts: &[TestHost], k3s: &StandinCluster, truenas: &FakeTruenas) -> String {
+    let mut s = format!(
+        "cluster:\n  name: fs\n  domain: fs.test\n  vip: {vip}\n\
+         network:\n  cidr: 10.214.0.0/24\n  lb_range: 10.214.0.2-10.214.0.3\n\
+         hosts:\n",
+        vip = k3s.vip
+    );
+    for (i, h) in hosts.iter().enumerate() {
+        let roles = if i == 0 {
+            "[openbao, zot, cluster]"
+        } else {
+            "[cluster]"
+        };
+        s.push_str(&format!(
+            "  - hostname: {}\n    address: {}\n    roles: {roles}\n",
+            h.name, h.ip
+        ));
+    }
+    s.push_str(&format!(
+        "images:\n  registry: {reg}\n  insecure: true\n\
+         components:\n\
+         \x20 host_prep:\n\
+         \x20   # the bed's hosts share this machine's kernel, which has no br_netfilter module\n\
+         \x20   kernel_modules: [overlay]\n\
+         \x20 openbao:\n    key_shares: 1\n    key_threshold: 1\n\
+         \x20 zot:\n    version: {ZOT_VERSION}\n\
+         \x20 k3s:\n    version: {VERSION}\n    airgap_bundle: {bundle}\n\
+         \x20 kube_vip:\n    version: v1.2.3\n\
+         \x20 contour:\n    version: 0.7.0\n\
+         \x20 cert_manager:\n    version: v1.21.0\n    cluster_issuer: selfsigned-cluster-issuer\n\
+         storage:\n  truenas:\n    url: {url}\n    user: truenas_admin\n    api_key: ${{secret:truenas:api_key}}\n\
+         \x20   pool: tank\n    tls_fingerprint: {fp}\n    datasets:\n\
+         \x20     - {{name: k8s/volumes, csi: volumes, nfs: true, nfs_networks: [10.214.0.0/24]}}\n\
+         \x20     - {{name: k8s/snapshots, csi: snapshots}}\n",
+        reg = support::REGISTRY,
+        bundle = k3s.bundle_dir().display(),
+        url = truenas.url(),
+        fp = truenas.fingerprint,
+    ));
+    s
+}
+
+#[test]
+fn the_whole_stack_installs_in_order_and_a_second_run_changes_nothing() {
+    let bed = bed();
+    bed.openbao_image();
+    bed.zot_standin_image();
+    let truenas = FakeTruenas::start();
+    let k3s = StandinCluster::start(k3s_standin::Options {
+        vip_idx: 4,
+        api_name: "fs.fs.test".into(),
+        ready_after: Duration::from_millis(300),
+        version: VERSION.into(),
+    });
+    k3s.fake.insert_chart_standins();
+    fake_kube::issuer_controller(&k3s.fake, "selfsigned-cluster-issuer");
+    let hosts = boot_hosts("fs", 3);
+    let sb = sandbox_with(&hosts, &stack_yaml(&hosts, &k3s, &truenas));
+    let vars = sb.write(
+        ".foundryvars",
+        &format!("{INSTANCE}/truenas:api_key={API_KEY}\n"),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&vars, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let first = foundry(&sb, &["stack", "install", "--yes"]);
+    first.ok();
+    // The design's order, as the summary lists the components.
+    let order = [
+        "host-prep",
+        "openbao",
+        "zot",
+        "storage",
+        "k3s",
+        "contour",
+        "cert-manager",
+    ];
+    let pos: Vec<usize> = order
+        .iter()
+        .map(|c| {
+            first
+                .stdout
+                .find(&format!("│ {c} "))
+                .unwrap_or_else(|| panic!("{c} not in the summary:\n{first}"))
+        })
+        .collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "order: {first}");
+
+    // Each layer did its job.
+    let datasets = truenas.dataset_names();
+    assert!(
+        datasets.iter().any(|d| d == "tank/k8s/volumes")
+            && datasets.iter().any(|d| d == "tank/k8s/snapshots"),
+        "{datasets:?}"
+    );
+    let h1: &TestHost = &hosts[0];
+    let reg = h1.ssh_ok("cat /etc/rancher/k3s/registries.yaml");
+    assert!(
+        reg.contains(&format!("{}:5000", h1.ip)) || reg.contains(&h1.name),
+        "registries.yaml points at Zot: {reg}"
+    );
+    assert!(!kv_field(&sb, h1, "zot/admin", "password").is_empty());
+    for chart in ["contour", "cert-manager"] {
+        assert!(
+            k3s.fake
+                .object("helm.cattle.io", "helmcharts", "kube-system", chart)
+                .is_some(),
+            "HelmChart {chart}"
+        );
+    }
+    assert!(k3s
+        .fake
+        .object(
+            "cert-manager.io",
+            "clusterissuers",
+            "",
+            "selfsigned-cluster-issuer"
+        )
+        .is_some());
+
+    // Second run: nothing to do anywhere.
+    let kube_mut = k3s.fake.mutating_count();
+    let kube_requests = k3s.fake.requests().len();
+    let truenas_mut = truenas.mutating_calls().len();
+    let t0 = Instant::now();
+    let again = foundry(&sb, &["stack", "install", "--yes"]);
+    let took = t0.elapsed();
+    again.ok();
+    assert!(again.stdout.contains("No changes."), "{again}");
+    let c = sb.newest_log_counts();
+    assert_eq!(
+        c.exec_mutating, 0,
+        "mutating commands: {:#?}",
+        c.mutating_lines
+    );
+    assert_eq!(
+        c.http_mutating, 0,
+        "mutating API calls: {:#?}",
+        c.mutating_lines
+    );
+    assert_eq!(
+        k3s.fake.mutating_count(),
+        kube_mut,
+        "the mock API saw a write"
+    );
+    assert_eq!(
+        truenas.mutating_calls().len(),
+        truenas_mut,
+        "the mock TrueNAS saw a write"
+    );
+    let reqs = k3s.fake.requests();
+    let noop: Vec<String> = reqs[kube_requests..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    eprintln!(
+        "[stack] no-op re-run: {:.2}s wall (debug build, incl. process start), {} remote commands, {} Kubernetes API requests: {noop:#?}",
+        took.as_secs_f64(),
+        c.exec,
+        noop.len()
+    );
+    let _ = Arc::strong_count(&k3s.fake);
+}
