@@ -15,77 +15,23 @@ mod fake_truenas;
 mod k3s_standin;
 mod support;
 
-use fake_truenas::{FakeTruenas, API_KEY};
-use k3s_standin::{StandinCluster, VERSION};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use support::stackrun::{boot_hosts, foundry, kv_field, sandbox_with, INSTANCE};
-use support::{bed, TestHost, ZOT_VERSION};
+#[path = "support/full_stack.rs"]
+mod full_stack;
 
-fn stack_yaml(hosts: &[TestHost], k3s: &StandinCluster, truenas: &FakeTruenas) -> String {
-    let mut s = format!(
-        "cluster:\n  name: fs\n  domain: fs.test\n  vip: {vip}\n\
-         network:\n  cidr: 10.214.0.0/24\n  lb_range: 10.214.0.2-10.214.0.3\n\
-         hosts:\n",
-        vip = k3s.vip
-    );
-    for (i, h) in hosts.iter().enumerate() {
-        let roles = if i == 0 {
-            "[openbao, zot, cluster]"
-        } else {
-            "[cluster]"
-        };
-        s.push_str(&format!(
-            "  - hostname: {}\n    address: {}\n    roles: {roles}\n",
-            h.name, h.ip
-        ));
-    }
-    s.push_str(&format!(
-        "images:\n  registry: {reg}\n  insecure: true\n\
-         components:\n\
-         \x20 host_prep:\n\
-         \x20   # the bed's hosts share this machine's kernel, which has no br_netfilter module\n\
-         \x20   kernel_modules: [overlay]\n\
-         \x20 openbao:\n    key_shares: 1\n    key_threshold: 1\n\
-         \x20 zot:\n    version: {ZOT_VERSION}\n\
-         \x20 k3s:\n    version: {VERSION}\n    airgap_bundle: {bundle}\n\
-         \x20 kube_vip:\n    version: v1.2.3\n\
-         \x20 contour:\n    version: 0.7.0\n\
-         \x20 cert_manager:\n    version: v1.21.0\n    cluster_issuer: selfsigned-cluster-issuer\n\
-         storage:\n  truenas:\n    url: {url}\n    user: truenas_admin\n    api_key: ${{secret:truenas:api_key}}\n\
-         \x20   pool: tank\n    tls_fingerprint: {fp}\n    datasets:\n\
-         \x20     - {{name: k8s/volumes, csi: volumes, nfs: true, nfs_networks: [10.214.0.0/24]}}\n\
-         \x20     - {{name: k8s/snapshots, csi: snapshots}}\n",
-        reg = support::REGISTRY,
-        bundle = k3s.bundle_dir().display(),
-        url = truenas.url(),
-        fp = truenas.fingerprint,
-    ));
-    s
-}
+use full_stack::FullStack;
+use std::sync::Arc;
+use std::time::Instant;
+use support::stackrun::{foundry, kv_field};
+use support::TestHost;
 
 #[test]
 fn the_whole_stack_installs_in_order_and_a_second_run_changes_nothing() {
-    let bed = bed();
-    bed.openbao_image();
-    bed.zot_standin_image();
-    let truenas = FakeTruenas::start();
-    let k3s = StandinCluster::start(k3s_standin::Options {
-        vip_idx: 4,
-        api_name: "fs.fs.test".into(),
-        ready_after: Duration::from_millis(300),
-        version: VERSION.into(),
-    });
-    k3s.fake.insert_chart_standins();
-    fake_kube::issuer_controller(&k3s.fake, "selfsigned-cluster-issuer");
-    let hosts = boot_hosts("fs", 3);
-    let sb = sandbox_with(&hosts, &stack_yaml(&hosts, &k3s, &truenas));
-    let vars = sb.write(
-        ".foundryvars",
-        &format!("{INSTANCE}/truenas:api_key={API_KEY}\n"),
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&vars, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let FullStack {
+        truenas,
+        k3s,
+        hosts,
+        sb,
+    } = FullStack::up("fs", 4);
 
     let first = foundry(&sb, &["stack", "install", "--yes"]);
     first.ok();

@@ -1,0 +1,93 @@
+//! The whole stack on the bed, shared by tests/stack.rs and benches/full_stack_noop.rs: three
+//! bed hosts, a MOCK TrueNAS (tests/support/fake_truenas.rs), the K3s STAND-IN and its MOCK API
+//! with the charts' stand-ins (tests/support/k3s_standin.rs, fake_kube/charts.rs), the Zot
+//! STAND-IN image, and a sandbox holding the stack file and the TrueNAS key in ~/.foundryvars.
+//! Use next to `mod support;`, `fake_kube`, `fake_truenas` and `k3s_standin` (by `#[path]`).
+#![allow(dead_code)]
+
+use crate::fake_truenas::{FakeTruenas, API_KEY};
+use crate::k3s_standin::{self, StandinCluster, VERSION};
+use crate::support::stackrun::{boot_hosts, sandbox_with, INSTANCE};
+use crate::support::{bed, Sandbox, TestHost, ZOT_VERSION};
+use std::time::Duration;
+
+pub struct FullStack {
+    pub truenas: FakeTruenas,
+    pub k3s: StandinCluster,
+    pub hosts: Vec<TestHost>,
+    pub sb: Sandbox,
+}
+
+impl FullStack {
+    /// Everything up, nothing installed yet. `vip_idx`: 2..10, unique per test.
+    pub fn up(tag: &str, vip_idx: u8) -> FullStack {
+        let bed = bed();
+        bed.openbao_image();
+        bed.zot_standin_image();
+        let truenas = FakeTruenas::start();
+        let k3s = StandinCluster::start(k3s_standin::Options {
+            vip_idx,
+            api_name: "fs.fs.test".into(),
+            ready_after: Duration::from_millis(300),
+            version: VERSION.into(),
+        });
+        k3s.fake.insert_chart_standins();
+        crate::fake_kube::issuer_controller(&k3s.fake, "selfsigned-cluster-issuer");
+        let hosts = boot_hosts(tag, 3);
+        let sb = sandbox_with(&hosts, &stack_yaml(&hosts, &k3s, &truenas));
+        let vars = sb.write(
+            ".foundryvars",
+            &format!("{INSTANCE}/truenas:api_key={API_KEY}\n"),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&vars, std::fs::Permissions::from_mode(0o600)).unwrap();
+        FullStack {
+            truenas,
+            k3s,
+            hosts,
+            sb,
+        }
+    }
+}
+
+pub fn stack_yaml(hosts: &[TestHost], k3s: &StandinCluster, truenas: &FakeTruenas) -> String {
+    let mut s = format!(
+        "cluster:\n  name: fs\n  domain: fs.test\n  vip: {vip}\n\
+         network:\n  cidr: 10.214.0.0/24\n  lb_range: 10.214.0.2-10.214.0.3\n\
+         hosts:\n",
+        vip = k3s.vip
+    );
+    for (i, h) in hosts.iter().enumerate() {
+        let roles = if i == 0 {
+            "[openbao, zot, cluster]"
+        } else {
+            "[cluster]"
+        };
+        s.push_str(&format!(
+            "  - hostname: {}\n    address: {}\n    roles: {roles}\n",
+            h.name, h.ip
+        ));
+    }
+    s.push_str(&format!(
+        "images:\n  registry: {reg}\n  insecure: true\n\
+         components:\n\
+         \x20 host_prep:\n\
+         \x20   # the bed's hosts share this machine's kernel, which has no br_netfilter module\n\
+         \x20   kernel_modules: [overlay]\n\
+         \x20 openbao:\n    key_shares: 1\n    key_threshold: 1\n\
+         \x20 zot:\n    version: {ZOT_VERSION}\n\
+         \x20 k3s:\n    version: {VERSION}\n    airgap_bundle: {bundle}\n\
+         \x20 kube_vip:\n    version: v1.2.3\n\
+         \x20 contour:\n    version: 0.7.0\n\
+         \x20 cert_manager:\n    version: v1.21.0\n    cluster_issuer: selfsigned-cluster-issuer\n\
+         storage:\n  truenas:\n    url: {url}\n    user: truenas_admin\n    api_key: ${{secret:truenas:api_key}}\n\
+         \x20   pool: tank\n    tls_fingerprint: {fp}\n    datasets:\n\
+         \x20     - {{name: k8s/volumes, csi: volumes, nfs: true, nfs_networks: [10.214.0.0/24]}}\n\
+         \x20     - {{name: k8s/snapshots, csi: snapshots}}\n",
+        reg = crate::support::REGISTRY,
+        bundle = k3s.bundle_dir().display(),
+        url = truenas.url(),
+        fp = truenas.fingerprint,
+    ));
+    s
+}
