@@ -3,10 +3,11 @@
 //! kubeconfig rewritten to the VIP is published for the later phases and stored in OpenBao
 //! and `~/.foundry/<cluster>/kubeconfig` (0600), each only when it differs).
 
-use super::super::config::API_PORT;
+use super::super::config::{tls_sans, API_PORT};
 use super::super::kubeconfig::{rewrite, K3S_PATH};
 use super::super::roles::NodeRole;
 use super::super::token;
+use super::san;
 use super::start::WaitNodeReady;
 use super::{select_roles, Shared};
 use crate::component::api::ApiAction;
@@ -118,6 +119,11 @@ impl Phase for ReachVip {
         // A (re)started first server is Ready and its etcd member a voter before any other
         // server joins: the joins then never start against a cluster that is still coming up.
         if self.shared.first_started() {
+            steps.push(Step::api(Arc::new(san::CheckSans {
+                vip: vip.clone(),
+                ca_pem: san::kubeconfig_ca(&kc).map_err(|e| anyhow!(e))?,
+                names: tls_sans(&ctx.stack),
+            })));
             let first = select_roles(&ctx.stack, &ctx.stack.hosts, &[NodeRole::FirstServer]);
             if let Some(h) = first.first() {
                 let kube = cluster_api::client(ctx).await?;
