@@ -35,7 +35,9 @@ fn main() {
     let no_charts = full
         .replace("  contour:\n", "  contour:\n    enabled: false\n")
         .replace("  cert_manager:\n", "  cert_manager:\n    enabled: false\n");
-    let no_k3s = no_charts.replace("  k3s:\n", "  k3s:\n    enabled: false\n");
+    let no_k3s = no_charts
+        .replace("  k3s:\n", "  k3s:\n    enabled: false\n")
+        .replace("  kube_vip:\n", "  kube_vip:\n    enabled: false\n");
     println!("no-op `stack install` on 3 hosts, {runs} runs each (release build):");
     for (name, text) in [
         ("full stack", &full),

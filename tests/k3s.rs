@@ -263,6 +263,26 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
     });
     let hosts = boot(4);
     let sb = sandbox_for(&hosts, &k3s);
+
+    // Preflight: something already answers on the VIP before the first install (here: this
+    // machine holds it): refused, read-only, naming the VIP and the fix.
+    support::bed_sh(&["vip-up", "6"]).unwrap();
+    let taken = foundry(&sb, &["stack", "install", "--yes"]);
+    support::bed_sh(&["vip-down", "6"]).unwrap();
+    // The hosts' ARP caches still hold the address as REACHABLE for ~30 s (which the preflight
+    // rightly counts as "answers"); forget it, as time would.
+    for h in &hosts {
+        h.ssh_ok(&format!("ip neigh flush to {}", k3s.vip));
+    }
+    assert_ne!(taken.code, 0, "{taken}");
+    assert!(
+        taken
+            .stderr
+            .contains(&format!("VIP: {} already answers", k3s.vip)),
+        "{taken}"
+    );
+    assert!(k3s.joins().is_empty(), "nothing started: {:?}", k3s.joins());
+
     k3s.fail_next_join(&hosts[1].name);
 
     let failed = foundry(&sb, &["stack", "install", "--yes"]);
@@ -278,7 +298,7 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
     assert_eq!(
         accepted,
         vec![hosts[0].name.clone()],
-        "only the first server joined"
+        "only the first server joined: {failed}"
     );
     for h in &hosts[2..] {
         let st = String::from_utf8_lossy(&h.ssh("systemctl is-active k3s k3s-agent").stdout)

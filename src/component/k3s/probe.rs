@@ -147,7 +147,8 @@ const CONFIG_KEYS: &str = "cluster-cidr|service-cidr|cluster-dns|cluster-domain|
 /// The probe script. `modules`: the kernel modules to look for also under /sys/module (built-in
 /// modules are not in /proc/modules). In a container (LXC, nspawn) neither may be visible: the
 /// two K3s needs are also recognised by what they provide, `overlay` in /proc/filesystems and
-/// `br_netfilter` by /proc/sys/net/bridge. Run as root (ss needs it to name other users' processes).
+/// `br_netfilter` by /proc/sys/net/bridge. An ARP entry counts as "the VIP answers" only when
+/// REACHABLE (or PERMANENT): a STALE one is a memory of a machine that may be gone. Run as root (ss needs it to name other users' processes).
 pub fn script(vip: Ipv4Addr, modules: &[String]) -> String {
     let mods: Vec<String> = modules
         .iter()
@@ -167,7 +168,7 @@ pub fn script(vip: Ipv4Addr, modules: &[String]) -> String {
          echo '## vip'\n\
          if timeout 2 bash -c ': </dev/tcp/{vip}/{API_PORT}' 2>/dev/null; then echo tcp; fi\n\
          if command -v ping >/dev/null 2>&1 && ping -c 1 -W 1 {vip} >/dev/null 2>&1; then echo icmp; fi\n\
-         ip neigh show {vip} 2>/dev/null | grep -q lladdr && echo arp\n\
+         ip neigh show {vip} 2>/dev/null | grep -qE 'lladdr .*(REACHABLE|PERMANENT)' && echo arp\n\
          echo '## k3s'\n\
          [ -x /usr/local/bin/k3s ] && /usr/local/bin/k3s --version 2>/dev/null | head -n 1 | sed 's/^/version /'\n\
          [ -d /var/lib/rancher/k3s/server/db ] && echo etcd-data\n\
