@@ -150,6 +150,9 @@ pub enum ComponentCmd {
         /// Only these hosts (repeatable)
         #[arg(long = "host", value_name = "HOST")]
         hosts: Vec<String>,
+        /// Show every removal step, change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

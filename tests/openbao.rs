@@ -748,7 +748,8 @@ fn install_initialises_unseals_and_survives_a_restart() {
     sb.foundry_env(&["openbao", "unseal"], FILE_KEYRING).ok();
 
     // Uninstall removes the service and keeps the data.
-    sb.foundry(&["component", "uninstall", "openbao"]).ok();
+    sb.foundry(&["component", "uninstall", "openbao", "--yes"])
+        .ok();
     assert_ne!(h.ssh("systemctl is-active openbao").status.code(), Some(0));
     assert_eq!(
         h.ssh_ok("test -e /etc/systemd/system/openbao.service || echo gone; ls /var/lib/openbao"),

@@ -21,7 +21,19 @@ pub async fn run(g: &GlobalOpts, cmd: ComponentCmd) -> anyhow::Result<i32> {
             let mode = if dry_run { Mode::Plan } else { Mode::Apply };
             one(g, &name, mode, &hosts).await
         }
-        ComponentCmd::Uninstall { name, hosts } => one(g, &name, Mode::Uninstall, &hosts).await,
+        ComponentCmd::Uninstall {
+            name,
+            hosts,
+            dry_run: true,
+        } => one(g, &name, Mode::UninstallPlan, &hosts).await,
+        ComponentCmd::Uninstall {
+            name,
+            hosts,
+            dry_run: false,
+        } => {
+            confirm_uninstall(g, &name)?;
+            one(g, &name, Mode::Uninstall, &hosts).await
+        }
     }
 }
 
@@ -133,4 +145,32 @@ async fn one(g: &GlobalOpts, name: &str, mode: Mode, hosts: &[String]) -> anyhow
     let report = engine::run_component(&ctx, c, mode).await;
     ctx.close().await;
     stack::finish(g, mode, &[report], &[], t0, setup.log.path())
+}
+
+/// Removing a component removes its data on its hosts: `--yes`, or the component's name typed
+/// on a terminal. Without a terminal and without `--yes` nothing is contacted.
+fn confirm_uninstall(g: &GlobalOpts, name: &str) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if g.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            ExitClass::Usage,
+            format!("uninstalling {name} stops it and deletes its files and data on its hosts; see the steps with `foundry component uninstall {name} --dry-run`, then run again with --yes (no terminal to ask on)"),
+        ));
+    }
+    eprint!(
+        "This stops {name} and deletes its files and data on its hosts. Type `{name}` to go on: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != name {
+        return Err(fail(
+            ExitClass::Usage,
+            format!("not confirmed: {name} left as it is"),
+        ));
+    }
+    Ok(())
 }
