@@ -16,10 +16,8 @@ use foundry::component::report::ComponentReport;
 use foundry::component::{cert_manager::CertManager, contour::Contour, Component, RunCtx};
 use foundry::config::StackConfig;
 use foundry::run::log::RunLog;
-use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 const STACK: &str = "cluster: {name: lab, domain: lab.example.com, vip: 10.0.0.5}
 network: {cidr: 10.0.0.0/24, lb_range: 10.0.0.200-10.0.0.220}
@@ -39,81 +37,18 @@ fn short_deadlines() {
     ONCE.call_once(|| std::env::set_var("FOUNDRY_HELM_DEADLINE_SECS", "4"));
 }
 
-fn crd(group: &str, plural: &str, kind: &str, scope: &str) -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("{plural}.{group}")},
-        "spec": {"group": group, "scope": scope,
-                 "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind, "listKind": format!("{kind}List")},
-                 "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
-                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
-    })
-}
-
-fn deployment(ns: &str, name: &str) -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "Deployment",
-           "metadata": {"name": name, "namespace": ns, "labels": {"app.kubernetes.io/instance": name}},
-           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                    "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}})
-}
-
-/// The fake cluster with K3s's HelmChart CRD, and stand-ins for what the two charts create.
+/// The fake cluster with K3s's HelmChart CRD, and stand-ins for what the two charts create
+/// (tests/support/fake_kube/charts.rs).
 fn cluster() -> FakeKube {
     short_deadlines();
     let fake = FakeKube::start();
-    fake.insert(crd(
-        "helm.cattle.io",
-        "helmcharts",
-        "HelmChart",
-        "Namespaced",
-    ));
-    fake.insert(crd(
-        "cert-manager.io",
-        "clusterissuers",
-        "ClusterIssuer",
-        "Cluster",
-    ));
-    fake.insert(crd(
-        "cert-manager.io",
-        "certificates",
-        "Certificate",
-        "Namespaced",
-    ));
-    fake.establish_crds();
-    fake.insert(deployment("projectcontour", "contour-contour"));
-    fake.insert(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": "contour-envoy", "namespace": "projectcontour"},
-        "spec": {"selector": {"matchLabels": {"app": "envoy"}}, "updateStrategy": {"type": "RollingUpdate"},
-                 "template": {"metadata": {"labels": {"app": "envoy"}}, "spec": {"containers": [{"name": "envoy", "image": "x"}]}}}}));
-    for d in [
-        "cert-manager",
-        "cert-manager-cainjector",
-        "cert-manager-webhook",
-    ] {
-        fake.insert(deployment("cert-manager", d));
-    }
+    fake.insert_chart_standins();
     fake
 }
 
 /// cert-manager's controller, stand-in: marks the ClusterIssuer Ready once it exists.
-fn issuer_controller(fake: &Arc<FakeKube>) -> tokio::task::JoinHandle<()> {
-    let fake = fake.clone();
-    tokio::spawn(async move {
-        loop {
-            if let Some(mut i) = fake.object(
-                "cert-manager.io",
-                "clusterissuers",
-                "",
-                "selfsigned-cluster-issuer",
-            ) {
-                if i["status"]["conditions"][0]["status"] != "True" {
-                    i["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "reason": "IsReady", "message": ""}]});
-                    fake.insert(i);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
+fn issuer_controller(fake: &Arc<FakeKube>) {
+    fake_kube::issuer_controller(fake, "selfsigned-cluster-issuer");
 }
 
 struct Run {
@@ -156,7 +91,7 @@ fn error(r: &ComponentReport) -> String {
 #[tokio::test]
 async fn both_charts_install_and_a_second_run_changes_nothing() {
     let fake = Arc::new(cluster());
-    let _ctl = issuer_controller(&fake);
+    issuer_controller(&fake);
     let dir = tempfile::tempdir().unwrap();
     let s = stack(STACK);
     for c in [
@@ -264,7 +199,7 @@ async fn a_rollout_that_never_becomes_available_hits_the_deadline() {
 #[tokio::test]
 async fn a_webhook_not_serving_yet_is_retried() {
     let fake = Arc::new(cluster());
-    let _ctl = issuer_controller(&fake);
+    issuer_controller(&fake);
     fake.webhook_down("cert-manager.io", "webhook.cert-manager.io", 3);
     let dir = tempfile::tempdir().unwrap();
     let r = run(
