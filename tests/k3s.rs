@@ -23,41 +23,10 @@ mod support;
 
 use k3s_standin::{StandinCluster, VERSION};
 use std::time::Duration;
-use support::stackrun::{bao, boot_hosts, foundry, kv_field, sandbox_with, INSTANCE};
+use support::stackrun::{
+    bao, boot_hosts, foundry, install_expecting_no_changes, kv_field, sandbox_with, INSTANCE,
+};
 use support::{bed, Sandbox, TestHost};
-
-fn stack_yaml(hosts: &[&TestHost], k3s: &StandinCluster) -> String {
-    let mut s = format!(
-        "cluster:\n  name: kt\n  domain: kt.test\n  vip: {vip}\n\
-         network:\n  cidr: 10.214.0.0/24\n\
-         hosts:\n",
-        vip = k3s.vip
-    );
-    for (i, h) in hosts.iter().enumerate() {
-        let roles = if i == 0 {
-            "[openbao, cluster]"
-        } else {
-            "[cluster]"
-        };
-        s.push_str(&format!(
-            "  - hostname: {}\n    address: {}\n    roles: {roles}\n",
-            h.name, h.ip
-        ));
-    }
-    s.push_str(&format!(
-        "images:\n  registry: {reg}\n  insecure: true\n\
-         components:\n\
-         \x20 host_prep:\n\
-         \x20   # the bed's hosts share this machine's kernel, which has no br_netfilter module\n\
-         \x20   kernel_modules: [overlay]\n\
-         \x20 openbao:\n    key_shares: 1\n    key_threshold: 1\n\
-         \x20 k3s:\n    version: {VERSION}\n    airgap_bundle: {bundle}\n\
-         \x20 kube_vip:\n    version: v1.2.3\n",
-        reg = support::REGISTRY,
-        bundle = k3s.bundle_dir().display(),
-    ));
-    s
-}
 
 fn stored(sb: &Sandbox, h: &TestHost, key: &str) -> String {
     kv_field(sb, h, "k3s", key)
@@ -69,8 +38,10 @@ fn boot(n: usize) -> Vec<TestHost> {
 }
 
 fn sandbox_for(hosts: &[TestHost], k3s: &StandinCluster) -> Sandbox {
-    let refs: Vec<&TestHost> = hosts.iter().collect();
-    sandbox_with(hosts, &stack_yaml(&refs, k3s))
+    sandbox_with(
+        hosts,
+        &k3s_standin::stack_yaml_base("kt", "", hosts, "[openbao, cluster]", k3s),
+    )
 }
 
 /// Install on 3 servers + 1 agent: join order, files, kubeconfig through the VIP; then a
@@ -193,20 +164,7 @@ fn install_joins_in_order_then_reruns_with_no_changes_and_refuses_a_foreign_toke
     // Second run: nothing to do, nothing mutated, on the hosts or the API.
     let api_before = k3s.fake.mutating_count();
     let joins_before = k3s.joins().len();
-    let again = foundry(&sb, &["stack", "install", "--yes"]);
-    again.ok();
-    assert!(again.stdout.contains("No changes."), "{again}");
-    let c = sb.newest_log_counts();
-    assert_eq!(
-        c.exec_mutating, 0,
-        "mutating commands: {:#?}",
-        c.mutating_lines
-    );
-    assert_eq!(
-        c.http_mutating, 0,
-        "mutating API calls: {:#?}",
-        c.mutating_lines
-    );
+    install_expecting_no_changes(&sb);
     assert_eq!(k3s.fake.mutating_count(), api_before);
     assert_eq!(k3s.joins().len(), joins_before, "a service restarted");
 
@@ -289,12 +247,7 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
     assert_ne!(failed.code, 0, "{failed}");
     let out = format!("{}{}", failed.stdout, failed.stderr);
     assert!(out.contains(&hosts[1].name), "names the failed host: {out}");
-    let accepted: Vec<String> = k3s
-        .joins()
-        .into_iter()
-        .filter(|j| j.accepted)
-        .map(|j| j.node)
-        .collect();
+    let accepted = k3s.accepted_nodes();
     assert_eq!(
         accepted,
         vec![hosts[0].name.clone()],
@@ -313,12 +266,7 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
     // `cluster init` = K3s and what it depends on; it picks up where the failed run stopped.
     let rerun = foundry(&sb, &["cluster", "init", "--yes"]);
     rerun.ok();
-    let accepted: Vec<String> = k3s
-        .joins()
-        .into_iter()
-        .filter(|j| j.accepted)
-        .map(|j| j.node)
-        .collect();
+    let accepted = k3s.accepted_nodes();
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
     assert_eq!(accepted, names, "the re-run joined the rest, in order");
     for h in &hosts[1..3] {

@@ -51,41 +51,21 @@ impl FullStack {
 }
 
 pub fn stack_yaml(hosts: &[TestHost], k3s: &StandinCluster, truenas: &FakeTruenas) -> String {
-    let mut s = format!(
-        "cluster:\n  name: fs\n  domain: fs.test\n  vip: {vip}\n\
-         network:\n  cidr: 10.214.0.0/24\n  lb_range: 10.214.0.2-10.214.0.3\n\
-         hosts:\n",
-        vip = k3s.vip
+    let mut s = k3s_standin::stack_yaml_base(
+        "fs",
+        "  lb_range: 10.214.0.2-10.214.0.3\n",
+        hosts,
+        "[openbao, zot, cluster]",
+        k3s,
     );
-    for (i, h) in hosts.iter().enumerate() {
-        let roles = if i == 0 {
-            "[openbao, zot, cluster]"
-        } else {
-            "[cluster]"
-        };
-        s.push_str(&format!(
-            "  - hostname: {}\n    address: {}\n    roles: {roles}\n",
-            h.name, h.ip
-        ));
-    }
     s.push_str(&format!(
-        "images:\n  registry: {reg}\n  insecure: true\n\
-         components:\n\
-         \x20 host_prep:\n\
-         \x20   # the bed's hosts share this machine's kernel, which has no br_netfilter module\n\
-         \x20   kernel_modules: [overlay]\n\
-         \x20 openbao:\n    key_shares: 1\n    key_threshold: 1\n\
-         \x20 zot:\n    version: {ZOT_VERSION}\n\
-         \x20 k3s:\n    version: {VERSION}\n    airgap_bundle: {bundle}\n\
-         \x20 kube_vip:\n    version: v1.2.3\n\
+        "\x20 zot:\n    version: {ZOT_VERSION}\n\
          \x20 contour:\n    version: 0.7.0\n\
          \x20 cert_manager:\n    version: v1.21.0\n    cluster_issuer: selfsigned-cluster-issuer\n\
          storage:\n  truenas:\n    url: {url}\n    user: truenas_admin\n    api_key: ${{secret:truenas:api_key}}\n\
          \x20   pool: tank\n    tls_fingerprint: {fp}\n    datasets:\n\
          \x20     - {{name: k8s/volumes, csi: volumes, nfs: true, nfs_networks: [10.214.0.0/24]}}\n\
          \x20     - {{name: k8s/snapshots, csi: snapshots}}\n",
-        reg = crate::support::REGISTRY,
-        bundle = k3s.bundle_dir().display(),
         url = truenas.url(),
         fp = truenas.fingerprint,
     ));

@@ -149,6 +149,57 @@ impl Drop for StandinCluster {
     }
 }
 
+/// A bed stack.yaml with the stand-in K3s: cluster `name` (domain `<name>.test`, the VIP of
+/// `k3s`), `network_extra` lines after the cidr (e.g. `  lb_range: …\n`), the hosts (the first
+/// with roles `first_roles`, the others `[cluster]`), host-prep for the bed's kernel, OpenBao,
+/// K3s air-gapped from the stand-in's bundle and kube-vip. It ends inside `components:`: a
+/// caller appends more components, then top-level sections.
+pub fn stack_yaml_base(
+    name: &str,
+    network_extra: &str,
+    hosts: &[crate::support::TestHost],
+    first_roles: &str,
+    k3s: &StandinCluster,
+) -> String {
+    let mut s = format!(
+        "cluster:\n  name: {name}\n  domain: {name}.test\n  vip: {vip}\n\
+         network:\n  cidr: 10.214.0.0/24\n{network_extra}\
+         hosts:\n",
+        vip = k3s.vip
+    );
+    for (i, h) in hosts.iter().enumerate() {
+        let roles = if i == 0 { first_roles } else { "[cluster]" };
+        s.push_str(&format!(
+            "  - hostname: {}\n    address: {}\n    roles: {roles}\n",
+            h.name, h.ip
+        ));
+    }
+    s.push_str(&format!(
+        "images:\n  registry: {reg}\n  insecure: true\n\
+         components:\n\
+         \x20 host_prep:\n\
+         \x20   # the bed's hosts share this machine's kernel, which has no br_netfilter module\n\
+         \x20   kernel_modules: [overlay]\n\
+         \x20 openbao:\n    key_shares: 1\n    key_threshold: 1\n\
+         \x20 k3s:\n    version: {VERSION}\n    airgap_bundle: {bundle}\n\
+         \x20 kube_vip:\n    version: v1.2.3\n",
+        reg = crate::support::REGISTRY,
+        bundle = k3s.bundle_dir().display(),
+    ));
+    s
+}
+
+impl StandinCluster {
+    /// The nodes whose joins were accepted, in order.
+    pub fn accepted_nodes(&self) -> Vec<String> {
+        self.joins()
+            .into_iter()
+            .filter(|j| j.accepted)
+            .map(|j| j.node)
+            .collect()
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

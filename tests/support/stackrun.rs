@@ -2,7 +2,7 @@
 //! booting hosts in parallel, running foundry with its OpenBao credentials in a file (no
 //! desktop keyring on the bed), and the real `bao` CLI against the OpenBao foundry installed.
 
-use super::{bed, Run, Sandbox, TestHost};
+use super::{bed, LogCounts, Run, Sandbox, TestHost};
 use std::process::Command;
 
 /// The instance every bed stack uses (foundry's default).
@@ -71,4 +71,25 @@ pub fn kv_field(sb: &Sandbox, h: &TestHost, path: &str, field: &str) -> String {
             &format!("{INSTANCE}/{path}"),
         ],
     )
+}
+
+/// `stack install --yes` that must change nothing: it reports "No changes." and its run log
+/// holds no mutating remote command and no mutating API call. Returns that log's counts.
+#[track_caller]
+pub fn install_expecting_no_changes(sb: &Sandbox) -> LogCounts {
+    let again = foundry(sb, &["stack", "install", "--yes"]);
+    again.ok();
+    assert!(again.stdout.contains("No changes."), "{again}");
+    let c = sb.newest_log_counts();
+    assert_eq!(
+        c.exec_mutating, 0,
+        "mutating commands: {:#?}",
+        c.mutating_lines
+    );
+    assert_eq!(
+        c.http_mutating, 0,
+        "mutating API calls: {:#?}",
+        c.mutating_lines
+    );
+    c
 }
