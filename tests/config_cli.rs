@@ -537,3 +537,24 @@ fn help_lists_global_options_once_under_their_heading() {
     );
     assert!(global.contains("--accept-new-host-keys"), "{text}");
 }
+
+/// `component uninstall` deletes data: without `--yes` and without a terminal to ask on it is
+/// refused (usage error) before any host is contacted: no run log is written.
+#[test]
+fn uninstall_without_yes_and_without_a_terminal_is_refused() {
+    let e = Env::new();
+    let cfg = e.stack("stack.yaml", EXAMPLE);
+    let cfg = cfg.to_str().unwrap();
+    let o = e.run(&["--config", cfg, "component", "uninstall", "k3s"]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        out(&o).contains("`foundry component uninstall k3s --dry-run`")
+            && out(&o).contains("--yes"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        !e.home().join(".foundry/logs").exists(),
+        "a run started before the refusal"
+    );
+}
