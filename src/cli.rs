@@ -153,6 +153,10 @@ pub enum ComponentCmd {
         /// Show every removal step, change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Also delete what the component keeps in OpenBao (tokens, passwords, kubeconfig) and
+        /// on this machine; without it a reinstall finds them again
+        #[arg(long)]
+        purge: bool,
     },
 }
 
@@ -317,9 +321,31 @@ pub enum ClusterCmd {
     },
     /// Nodes, etcd members, the VIP, /readyz, kube-system Deployments (exit 7 if unhealthy)
     Status(KubeArgs),
+    /// Rolling K3s upgrade: servers one at a time, then agents (cordon, drain, binary, restart, wait)
+    Upgrade(UpgradeArgs),
     /// List and remove cluster nodes
     #[command(subcommand)]
     Node(NodeCmd),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpgradeArgs {
+    /// Target release, e.g. v1.33.6+k3s1 [default: components.k3s.version]; written into
+    /// stack.yaml (comments kept) once every node runs it
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Cordon and restart without evicting pods first
+    #[arg(long)]
+    pub no_drain: bool,
+    /// Also evict pods with emptyDir volumes (their emptyDir data is lost)
+    #[arg(long)]
+    pub delete_emptydir_data: bool,
+    /// Deadline in seconds for each drain wait (PDB-blocked evictions, pods gone)
+    #[arg(long, default_value_t = 300, value_name = "S")]
+    pub timeout: u64,
+    /// Show every step, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Where the day-two commands find the cluster's API.

@@ -89,12 +89,78 @@ fn example_validates_without_findings() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/stack.example.yaml");
     let o = e.run(&["stack", "validate", "--config", example]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert_eq!(stdout(&o).trim(), format!("{example}: valid"));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!(
+            "{example}: k3s: node-1 is first server (pinned), runs workloads\n\
+             {example}: k3s: node-2 is joining server (pinned), runs workloads\n\
+             {example}: k3s: node-3 is joining server (pinned), runs workloads\n\
+             {example}: valid"
+        )
+    );
     let o = e.run(&["stack", "validate", "--config", example, "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["valid"], true);
     assert_eq!(v["errors"], 0);
     assert_eq!(v["warnings"], 0);
+}
+
+/// `stack validate` shows the role each cluster host resolves to: by count for plain `cluster`
+/// hosts (counting only those), pinned ones winning.
+#[test]
+fn validate_shows_the_resolved_k3s_roles() {
+    let e = Env::new();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stack.example.yaml"))
+            .unwrap();
+    let by_count = example.replace("cluster-control-plane]", "cluster]");
+    let f = e.stack("count.yaml", &by_count);
+    let o = e.run(&[
+        "stack",
+        "validate",
+        "--config",
+        f.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let roles: Vec<(String, String, String)> = v["k3s_roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("host"), s("role"), s("source"))
+        })
+        .collect();
+    let want = |h: &str, r: &str, s: &str| (h.to_string(), r.to_string(), s.to_string());
+    assert_eq!(
+        roles,
+        [
+            want("node-1", "first-server", "count"),
+            want("node-2", "joining-server", "count"),
+            want("node-3", "joining-server", "count"),
+        ]
+    );
+
+    // node-3 pinned as a worker: the two left are counted as two nodes (server + agent).
+    let pinned = by_count.replacen(
+        "192.168.10.13\n    roles: [cluster]",
+        "192.168.10.13\n    roles: [cluster-worker]",
+        1,
+    );
+    assert_ne!(pinned, by_count, "the example's node-3 changed shape");
+    let f = e.stack("pinned.yaml", &pinned);
+    let o = e.run(&["stack", "validate", "--config", f.to_str().unwrap()]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("k3s: node-1 is first server (by count), runs workloads\n"),
+        "{text}"
+    );
+    assert!(text.contains("k3s: node-2 is agent (by count)\n"), "{text}");
+    assert!(text.contains("k3s: node-3 is agent (pinned)\n"), "{text}");
 }
 
 struct Breakage {

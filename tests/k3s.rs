@@ -24,7 +24,8 @@ mod support;
 use k3s_standin::{StandinCluster, VERSION};
 use std::time::Duration;
 use support::stackrun::{
-    bao, boot_hosts, foundry, install_expecting_no_changes, kv_field, sandbox_with, INSTANCE,
+    bao, boot_hosts, foundry, install_expecting_no_changes, kv_field, root_token, sandbox_with,
+    INSTANCE,
 };
 use support::{bed, Sandbox, TestHost};
 
@@ -305,6 +306,12 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
     // everything of K3s gone; a second uninstall has nothing to do.
     let gone = foundry(&sb, &["component", "uninstall", "k3s", "--yes"]);
     gone.ok();
+    assert!(
+        gone.stdout.contains(&format!(
+            "kept in OpenBao: {INSTANCE}/k3s (cluster-token, agent-token, kubeconfig); --purge deletes it"
+        )),
+        "{gone}"
+    );
     let c = sb.newest_log_counts();
     let mut order: Vec<String> = Vec::new();
     for h in c.mutating_hosts {
@@ -331,4 +338,43 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
         !stored(&sb, &hosts[0], "cluster-token").is_empty(),
         "the tokens stay in OpenBao"
     );
+
+    // --purge: the dry run names what would go and deletes nothing; then the tokens, the stored
+    // kubeconfig and ~/.foundry/kt/kubeconfig are gone.
+    let local = sb.path(".foundry/kt/kubeconfig");
+    assert!(local.exists());
+    let plan = foundry(
+        &sb,
+        &["component", "uninstall", "k3s", "--dry-run", "--purge"],
+    );
+    plan.ok();
+    assert!(
+        plan.stdout.contains(&format!(
+            "would delete OpenBao {INSTANCE}/k3s (cluster-token, agent-token, kubeconfig)"
+        )),
+        "{plan}"
+    );
+    assert!(!stored(&sb, &hosts[0], "cluster-token").is_empty());
+    let purged = foundry(&sb, &["component", "uninstall", "k3s", "--yes", "--purge"]);
+    purged.ok();
+    assert!(
+        purged
+            .stdout
+            .contains(&format!("deleted OpenBao {INSTANCE}/k3s")),
+        "{purged}"
+    );
+    assert!(!local.exists(), "{} left", local.display());
+    let gone = std::process::Command::new(bed().bao_binary())
+        .args([
+            "kv",
+            "metadata",
+            "get",
+            "-mount=secret",
+            &format!("{INSTANCE}/k3s"),
+        ])
+        .env("BAO_ADDR", format!("http://{}:8200", hosts[0].ip))
+        .env("BAO_TOKEN", root_token(&sb))
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the tokens are still in OpenBao");
 }

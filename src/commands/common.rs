@@ -124,7 +124,18 @@ pub struct RunSetup {
 /// Set up a run: load and validate stack.yaml (references stay unresolved until a phase needs
 /// them), take the stack lock for mutating runs, open the run log, and build the run context.
 pub async fn setup(g: &GlobalOpts, kind: RunKind<'_>) -> anyhow::Result<RunSetup> {
-    let loaded = load_checked(g)?;
+    setup_with(g, kind, |_| Ok(())).await
+}
+
+/// [`setup`] with the loaded stack changed in memory first (e.g. `cluster upgrade --version`,
+/// which writes stack.yaml only once the run has succeeded).
+pub async fn setup_with(
+    g: &GlobalOpts,
+    kind: RunKind<'_>,
+    edit: impl FnOnce(&mut Loaded) -> anyhow::Result<()>,
+) -> anyhow::Result<RunSetup> {
+    let mut loaded = load_checked(g)?;
+    edit(&mut loaded)?;
     for h in kind.hosts {
         if loaded.config.host(h).is_none() {
             let known: Vec<&str> = loaded

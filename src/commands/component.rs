@@ -4,6 +4,7 @@ use super::common::RunKind;
 use super::{common, stack};
 use crate::cli::{ComponentCmd, GlobalOpts};
 use crate::component::engine::{self, Mode};
+use crate::component::report::ComponentReport;
 use crate::component::{registry, targets};
 use crate::error::{fail, ExitClass};
 use crate::output;
@@ -19,20 +20,22 @@ pub async fn run(g: &GlobalOpts, cmd: ComponentCmd) -> anyhow::Result<i32> {
             hosts,
         } => {
             let mode = if dry_run { Mode::Plan } else { Mode::Apply };
-            one(g, &name, mode, &hosts).await
+            one(g, &name, mode, &hosts, false).await
         }
         ComponentCmd::Uninstall {
             name,
             hosts,
             dry_run: true,
-        } => one(g, &name, Mode::UninstallPlan, &hosts).await,
+            purge,
+        } => one(g, &name, Mode::UninstallPlan, &hosts, purge).await,
         ComponentCmd::Uninstall {
             name,
             hosts,
             dry_run: false,
+            purge,
         } => {
             confirm_uninstall(g, &name)?;
-            one(g, &name, Mode::Uninstall, &hosts).await
+            one(g, &name, Mode::Uninstall, &hosts, purge).await
         }
     }
 }
@@ -110,8 +113,15 @@ async fn status(g: &GlobalOpts, name: &str, hosts: &[String]) -> anyhow::Result<
 }
 
 /// Install (converge) or uninstall one component, on all its hosts or only on `hosts`. Its
-/// dependencies are not installed implicitly; a missing one is named.
-async fn one(g: &GlobalOpts, name: &str, mode: Mode, hosts: &[String]) -> anyhow::Result<i32> {
+/// dependencies are not installed implicitly; a missing one is named. `purge` (uninstall only):
+/// also delete what the component keeps in OpenBao and on this machine.
+async fn one(
+    g: &GlobalOpts,
+    name: &str,
+    mode: Mode,
+    hosts: &[String],
+    purge: bool,
+) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let command = format!(
         "component-{}-{name}",
@@ -142,9 +152,90 @@ async fn one(g: &GlobalOpts, name: &str, mode: Mode, hosts: &[String]) -> anyhow
             ),
         ));
     }
-    let report = engine::run_component(&ctx, c, mode).await;
+    let mut report = engine::run_component(&ctx, c.clone(), mode).await;
+    if matches!(mode, Mode::Uninstall | Mode::UninstallPlan) {
+        purge_or_keep(&ctx, c.as_ref(), mode, purge, hosts, &mut report).await;
+    }
     ctx.close().await;
     stack::finish(g, mode, &[report], &[], t0, setup.log.path())
+}
+
+/// After an uninstall: what the component keeps in OpenBao (and its local files) is deleted with
+/// `--purge`, only once every host is done and only for a whole-component uninstall (a `--host`
+/// run leaves other hosts that still use the tokens); otherwise the summary says what is kept.
+async fn purge_or_keep(
+    ctx: &std::sync::Arc<crate::component::RunCtx>,
+    c: &dyn crate::component::Component,
+    mode: Mode,
+    purge: bool,
+    hosts: &[String],
+    report: &mut ComponentReport,
+) {
+    let stored = c.stored_secrets();
+    let files = c.local_files(&ctx.stack);
+    let instance = &ctx.instance;
+    if !purge || !hosts.is_empty() {
+        let kept: Vec<String> = stored
+            .iter()
+            .map(|(p, what)| format!("{instance}/{p} ({what})"))
+            .collect();
+        if !kept.is_empty() {
+            let why = if purge {
+                "--purge is ignored with --host"
+            } else {
+                "--purge deletes it"
+            };
+            report
+                .stack_actions
+                .push(format!("kept in OpenBao: {}; {why}", kept.join(", ")));
+        }
+        return;
+    }
+    if mode == Mode::UninstallPlan {
+        for (p, what) in stored {
+            report
+                .stack_actions
+                .push(format!("would delete OpenBao {instance}/{p} ({what})"));
+        }
+        for f in files.iter().filter(|f| f.exists()) {
+            report
+                .stack_actions
+                .push(format!("would delete {}", f.display()));
+        }
+        return;
+    }
+    if report.failed() || report.interrupted() {
+        report
+            .stack_actions
+            .push("nothing purged: the uninstall did not finish; run it again".into());
+        return;
+    }
+    if !stored.is_empty() {
+        match ctx.openbao().await {
+            Ok(store) => {
+                for (p, what) in stored {
+                    match store.delete(p).await {
+                        Ok(()) => report
+                            .stack_actions
+                            .push(format!("deleted OpenBao {instance}/{p} ({what})")),
+                        Err(e) => {
+                            report.error = Some(format!("deleting OpenBao {instance}/{p}: {e:#}"))
+                        }
+                    }
+                }
+            }
+            Err(e) => report.error = Some(format!("purge: {e:#}")),
+        }
+    }
+    for f in files {
+        match std::fs::remove_file(&f) {
+            Ok(()) => report
+                .stack_actions
+                .push(format!("deleted {}", f.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => report.error = Some(format!("deleting {}: {e}", f.display())),
+        }
+    }
 }
 
 /// Removing a component removes its data on its hosts: `--yes`, or the component's name typed

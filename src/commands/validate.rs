@@ -3,6 +3,7 @@
 //! 3 (Config) otherwise.
 
 use crate::cli::{GlobalOpts, OutputFormat};
+use crate::component::k3s::roles::{self, ClusterNode};
 use crate::config::check::check;
 use crate::config::load::ConfigError;
 use crate::config::validate::{Finding, Severity};
@@ -19,6 +20,9 @@ struct Report<'a> {
     /// Findings left out of `findings` (past the cap).
     #[serde(skip_serializing_if = "is_zero")]
     omitted: usize,
+    /// The K3s role every cluster host resolves to (empty without K3s or with errors).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    k3s_roles: Vec<ClusterNode>,
     /// `--check-hosts`: one entry per host (`host`, `ok`, `message`).
     #[serde(skip_serializing_if = "Option::is_none")]
     hosts: Option<Vec<serde_json::Value>>,
@@ -45,6 +49,11 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
     } else {
         None
     };
+    // Roles are resolved from a file that loaded; with K3s off they decide nothing.
+    let k3s_roles = match &checked.loaded {
+        Some(l) if errors == 0 && l.config.components.k3s.is_some() => roles::resolve(&l.config),
+        _ => Vec::new(),
+    };
     let failed_hosts = hosts.as_ref().map_or(0, |h| {
         h.iter()
             .filter(|r| r["ok"] != serde_json::Value::Bool(true))
@@ -57,6 +66,7 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
         warnings,
         findings: &findings,
         omitted,
+        k3s_roles,
         hosts,
     };
     match g.output {
@@ -68,6 +78,9 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
                     continue;
                 }
                 println!("{}", f.render(&file));
+            }
+            for n in report.k3s_roles.iter().filter(|_| !g.quiet) {
+                println!("{file}: k3s: {} is {}", n.host, n.describe());
             }
             if omitted > 0 {
                 println!("{file}: … and {omitted} more (fix these and run again)");

@@ -163,6 +163,18 @@ pub trait Component: Send + Sync {
     /// The removal recipe (planned read-only like the install one).
     fn uninstall_phases(&self) -> Vec<Box<dyn Phase>>;
 
+    /// Secrets this component keeps in OpenBao, as `(path under <instance>, what it holds)`.
+    /// `component uninstall` leaves them (a reinstall finds the same tokens and passwords);
+    /// `--purge` deletes them.
+    fn stored_secrets(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// Files on this machine that `component uninstall --purge` deletes too.
+    fn local_files(&self, _stack: &StackConfig) -> Vec<std::path::PathBuf> {
+        vec![]
+    }
+
     /// Installed / version / healthy on one host (read-only).
     async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus>;
 

@@ -19,7 +19,7 @@ pub async fn execute(
     kube: &Kube,
     plan: &Plan,
     opts: &RemoveOptions,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), KubeError> {
     for step in &plan.steps {
         progress(&step.to_string());
@@ -51,7 +51,7 @@ async fn evict_with_backoff(
     kube: &Kube,
     pod: &PodRef,
     timeout: Duration,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), KubeError> {
     let start = Instant::now();
     let mut pause = FIRST_PAUSE;

@@ -14,6 +14,7 @@ pub mod probe;
 pub mod registries;
 pub mod roles;
 pub mod token;
+pub mod version;
 
 #[cfg(test)]
 mod tests;

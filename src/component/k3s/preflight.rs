@@ -5,6 +5,7 @@
 use super::config::{self, API_PORT};
 use super::probe::{HostProbe, Proto, VipAnswer};
 use super::roles::ClusterNode;
+use super::version::{self, K3sVersion};
 use crate::config::net::{Ipv4Net, Ipv4Range};
 use crate::config::StackConfig;
 use std::collections::BTreeMap;
@@ -75,6 +76,12 @@ pub enum Finding {
     NotProbed {
         host: String,
     },
+    /// The installed K3s cannot move to the pinned one (a downgrade, or a minor skipped).
+    VersionRefused {
+        host: String,
+        from: K3sVersion,
+        to: K3sVersion,
+    },
 }
 
 impl Finding {
@@ -92,7 +99,8 @@ impl Finding {
             | PortInUse { host, .. }
             | SwapOn { host, .. }
             | ModuleMissing { host, .. }
-            | NotProbed { host } => host,
+            | NotProbed { host }
+            | VersionRefused { host, .. } => host,
         }
     }
 
@@ -113,6 +121,7 @@ impl Finding {
             PortInUse { proto, port, process, .. } => format!("{h}: ports: {port}/{} is in use by {process}; K3s needs it. Fix: stop that service or move it to another port.", proto.as_str()),
             SwapOn { devices, .. } => format!("{h}: swap: swap is on ({devices}); the kubelet expects it off. Fix: run host-prep (`foundry component install host-prep`) or `swapoff -a` and remove it from /etc/fstab."),
             ModuleMissing { module, .. } => format!("{h}: kernel modules: `{module}` is not loaded; containerd and flannel need it. Fix: run host-prep, or `modprobe {module}` on the machine (in a container: on its host)."),
+            VersionRefused { from, to, .. } => version::refusal(h, *from, *to).unwrap_or_default(),
             NotProbed { .. } => format!("{h}: probe: no probe result for this host, so nothing about it was checked. Fix: make it reachable (`foundry host test`) and run again."),
         }
     }
@@ -275,6 +284,11 @@ pub fn check(
             .is_some_and(|p| p.etcd_data || p.k3s_version.is_some())
     });
     let mut mismatch_reported = false;
+    let pinned = stack
+        .components
+        .k3s
+        .as_ref()
+        .and_then(|k| K3sVersion::parse(&k.version));
     for n in nodes {
         let Some(p) = probes.get(&n.host) else {
             o.findings.push(Finding::NotProbed {
@@ -322,6 +336,20 @@ pub fn check(
                         });
                     }
                 }
+            }
+        }
+        if let (Some(to), Some(from)) = (
+            pinned,
+            p.k3s_version
+                .as_deref()
+                .and_then(K3sVersion::from_version_output),
+        ) {
+            if version::refusal(&n.host, from, to).is_some() {
+                o.findings.push(Finding::VersionRefused {
+                    host: n.host.clone(),
+                    from,
+                    to,
+                });
             }
         }
         ports(&n.host, p, server, &mut o.findings);

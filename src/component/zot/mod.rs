@@ -198,6 +198,9 @@ impl Component for Zot {
     fn roles(&self) -> &'static [Role] {
         &[Role::Zot]
     }
+    fn stored_secrets(&self) -> &'static [(&'static str, &'static str)] {
+        &[(secret::PATH, "the admin password")]
+    }
     fn enabled(&self, stack: &StackConfig) -> bool {
         stack.components.zot.as_ref().is_some_and(|z| z.enabled)
     }

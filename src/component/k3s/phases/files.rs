@@ -129,6 +129,14 @@ pub fn online_needed(probed_version: Option<&str>, want: &str) -> bool {
     !probed_version.is_some_and(|v| v.split_whitespace().any(|w| w == want))
 }
 
+/// The installed version when the host runs another K3s release than `want` (an upgrade, left
+/// to the start phases); `None` for a fresh host or the same version.
+pub fn upgrade_from(probed_version: Option<&str>, want: &str) -> Option<String> {
+    let seen = super::super::version::K3sVersion::from_version_output(probed_version?)?;
+    let want = super::super::version::K3sVersion::parse(want)?;
+    (seen != want).then(|| seen.to_string())
+}
+
 pub struct FilesAndBinary {
     pub shared: Arc<Shared>,
 }
@@ -250,26 +258,36 @@ impl crate::component::Phase for FilesAndBinary {
         let p = probe(host.remote.as_ref(), &paths, &dirs).await?;
         let mut steps: Vec<Step> = mkdir_step(&p.missing_dirs).into_iter().collect();
         steps.extend(file_steps(host.remote.as_ref(), &p, &want).await?);
+        let seen = ctx
+            .outputs
+            .get::<ProbesOutput>()
+            .and_then(|o| o.probe(host.name()).and_then(|p| p.k3s_version.clone()));
+        let mut binary = Vec::new();
         match (&verified, &images_path) {
             (Some(b), Some(ip)) => {
                 let bin = p.files.get(BIN_PATH).and_then(|s| s.as_ref());
-                steps.extend(blob_step(BIN_PATH, &b.binary, &b.binary_sha, 0o755, bin)?);
+                binary.extend(blob_step(BIN_PATH, &b.binary, &b.binary_sha, 0o755, bin)?);
+                // The images of a release go with its binary (an upgrade defers both).
                 let img = p.files.get(ip.as_str()).and_then(|s| s.as_ref());
-                steps.extend(blob_step(ip, &b.images, &b.images_sha, 0o644, img)?);
+                binary.extend(blob_step(ip, &b.images, &b.images_sha, 0o644, img)?);
             }
             _ => {
-                let seen = ctx
-                    .outputs
-                    .get::<ProbesOutput>()
-                    .and_then(|o| o.probe(host.name()).and_then(|p| p.k3s_version.clone()));
                 if online_needed(seen.as_deref(), &k.version) {
-                    steps.push(Step::exec_timeout(
+                    binary.push(Step::exec_timeout(
                         format!("download and install K3s {} ({})", k.version, arch.as_str()),
                         install::online_install_script(&k.version, arch),
                         600,
                     ));
                 }
             }
+        }
+        match upgrade_from(seen.as_deref(), &k.version) {
+            // Another version is installed: the node's start phase swaps it, in the rolling order.
+            Some(from) if !binary.is_empty() => {
+                self.shared
+                    .set_upgrade(host.name(), super::upgrade::Pending { from, binary });
+            }
+            _ => steps.extend(binary),
         }
         self.shared
             .set_changed(host.name(), steps.iter().any(|s| s.mutates()));

@@ -9,6 +9,7 @@ pub mod san;
 pub mod start;
 pub mod tokens;
 pub mod uninstall;
+pub mod upgrade;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,8 @@ pub struct Shared {
     k3s_yaml: Mutex<Option<String>>,
     /// The first server was (re)started in this run: the VIP check waits instead of asking once.
     first_started: Mutex<bool>,
+    /// Running nodes at another K3s version: their binary waits for their start phase.
+    upgrades: Mutex<BTreeMap<String, upgrade::Pending>>,
 }
 
 impl Shared {
@@ -48,6 +51,12 @@ impl Shared {
     }
     pub fn k3s_yaml(&self) -> Option<String> {
         lock(&self.k3s_yaml).clone()
+    }
+    pub fn set_upgrade(&self, host: &str, p: upgrade::Pending) {
+        lock(&self.upgrades).insert(host.to_string(), p);
+    }
+    pub fn upgrade(&self, host: &str) -> Option<upgrade::Pending> {
+        lock(&self.upgrades).get(host).cloned()
     }
     pub fn set_first_started(&self, s: bool) {
         *lock(&self.first_started) = s;
@@ -90,6 +99,14 @@ impl Component for K3s {
     }
     fn roles(&self) -> &'static [Role] {
         &CLUSTER_ROLES
+    }
+    fn stored_secrets(&self) -> &'static [(&'static str, &'static str)] {
+        &[(super::token::PATH, "cluster-token, agent-token, kubeconfig")]
+    }
+    fn local_files(&self, stack: &StackConfig) -> Vec<std::path::PathBuf> {
+        vec![crate::component::cluster_api::local_path(
+            &stack.cluster.name,
+        )]
     }
     fn enabled(&self, stack: &StackConfig) -> bool {
         stack.components.k3s.as_ref().is_some_and(|k| k.enabled)

@@ -9,7 +9,7 @@ use super::super::roles::NodeRole;
 use super::super::token::{self, TokenCheck};
 use super::files::{file_steps, mkdir_step, probe};
 use super::preflight::ProbesOutput;
-use super::{select_roles, Shared};
+use super::{select_roles, upgrade, Shared};
 use crate::component::api::ApiAction;
 use crate::component::{cluster_api, HostSet, HostStatus, Phase, RemoteHost, RunCtx, Step};
 use crate::config::HostConfig;
@@ -175,9 +175,84 @@ impl Phase for Start {
             .await?
             .check("k3s unit state")?;
         let st = systemd::parse_probe(&out.stdout);
+        let pending = self.shared.upgrade(host.name());
         // New kube-vip manifests are picked up by a running server: no restart for them.
-        let d = decide(&st, changed);
+        let d = match &pending {
+            Some(_) if st.is_active() => StartDecision::Restart,
+            Some(_) => StartDecision::Start,
+            None => decide(&st, changed),
+        };
         let started = d.starts();
+        // The API is needed for the waits after a start and for an upgrade's cordon and drain;
+        // not for a fresh first server (its kubeconfig is read only after it is up).
+        let kube = if started && (!self.first() || pending.is_some()) {
+            match cluster_api::client(ctx).await {
+                Ok(k) => Some(k),
+                Err(e) if ctx.dry_run => {
+                    ctx.note(format!(
+                        "{}: the API steps of the start are not planned ({e:#})",
+                        host.name()
+                    ));
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        let node = host.name().to_string();
+        let mut after = Vec::new();
+        if let (Some(p), Some(kube)) = (&pending, &kube) {
+            let version = ctx
+                .stack
+                .components
+                .k3s
+                .as_ref()
+                .map(|k| k.version.clone())
+                .unwrap_or_default();
+            let opts = ctx
+                .outputs
+                .get::<upgrade::UpgradeOptions>()
+                .unwrap_or_default();
+            let live = kube.get_opt::<Node>(None, &node).await?;
+            let count = kube.list::<Node>(None, &Selector::all()).await?.len();
+            let a = upgrade::around(upgrade::NodeState::of(live.as_ref()), &opts, count);
+            ctx.note(format!("{node}: K3s {} → {version}", p.from));
+            if a.cordon {
+                steps.push(Step::api(Arc::new(upgrade::Cordon {
+                    kube: kube.clone(),
+                    node: node.clone(),
+                    version: version.clone(),
+                })));
+            }
+            if a.drain {
+                steps.push(Step::api(Arc::new(upgrade::Drain {
+                    kube: kube.clone(),
+                    node: node.clone(),
+                    opts,
+                })));
+            }
+            if a.uncordon {
+                after.push(Step::api(Arc::new(upgrade::Uncordon {
+                    kube: kube.clone(),
+                    node: node.clone(),
+                })));
+            }
+        }
+        if let (None, Some(kube)) = (&pending, &kube) {
+            // A start after a failed upgrade (new binary, service down): the cordon that run
+            // left is foundry's to lift once the node is back.
+            let live = kube.get_opt::<Node>(None, &node).await?;
+            if upgrade::NodeState::of(live.as_ref()).cordoned_by_foundry {
+                after.push(Step::api(Arc::new(upgrade::Uncordon {
+                    kube: kube.clone(),
+                    node: node.clone(),
+                })));
+            }
+        }
+        if let Some(p) = &pending {
+            steps.extend(p.binary.iter().cloned());
+        }
         steps.extend(start_steps(unit, d));
         if started && server {
             steps.push(Step::verify(
@@ -190,21 +265,18 @@ impl Phase for Start {
             self.shared.set_first_started(started);
         }
         // Joining servers wait (the next one joins only after), agents too (each in its own
-        // parallel lane): "started" is not "joined".
-        if started && !self.first() {
-            match cluster_api::client(ctx).await {
-                Ok(kube) => steps.push(Step::api(Arc::new(WaitNodeReady {
-                    kube,
-                    node: host.name().to_string(),
-                    etcd_voter: server,
-                }))),
-                Err(e) if ctx.dry_run => ctx.note(format!(
-                    "{}: Node Ready not waited for in a plan ({e:#})",
-                    host.name()
-                )),
-                Err(e) => return Err(e),
+        // parallel lane): "started" is not "joined". An upgraded node, the first server too,
+        // waits until its kubelet reports the new version.
+        if let Some(kube) = kube {
+            let mut wait = WaitNodeReady::new(kube, &node, server);
+            if pending.is_some() {
+                if let Some(k) = ctx.stack.components.k3s.as_ref() {
+                    wait = wait.at_version(&k.version);
+                }
             }
+            steps.push(Step::api(Arc::new(wait)));
         }
+        steps.extend(after);
         Ok(steps)
     }
 }
@@ -256,6 +328,8 @@ pub struct WaitNodeReady {
     kube: Kube,
     node: String,
     etcd_voter: bool,
+    /// After an upgrade: the kubelet must report this version.
+    kubelet_version: Option<String>,
 }
 
 impl WaitNodeReady {
@@ -264,7 +338,27 @@ impl WaitNodeReady {
             kube,
             node: node.to_string(),
             etcd_voter,
+            kubelet_version: None,
         }
+    }
+    pub fn at_version(mut self, v: &str) -> WaitNodeReady {
+        self.kubelet_version = Some(v.to_string());
+        self
+    }
+}
+
+/// The Node's kubelet reports `want`.
+pub fn kubelet_at(n: &Node, want: &str) -> Result<(), String> {
+    let have = n
+        .status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map(|i| i.kubelet_version.as_str())
+        .unwrap_or("");
+    if have == want {
+        Ok(())
+    } else {
+        Err(format!("kubelet at {have:?}, waiting for {want}"))
     }
 }
 
@@ -272,8 +366,12 @@ impl WaitNodeReady {
 impl ApiAction for WaitNodeReady {
     fn describe(&self) -> String {
         format!(
-            "wait until Node {} is Ready{} (at most {}s)",
+            "wait until Node {} is Ready{}{} (at most {}s)",
             self.node,
+            match &self.kubelet_version {
+                Some(v) => format!(" at {v}"),
+                None => String::new(),
+            },
             if self.etcd_voter {
                 " and a voting etcd member"
             } else {
@@ -290,13 +388,18 @@ impl ApiAction for WaitNodeReady {
         wait_for(&what, NODE_READY_WAIT, Duration::from_secs(2), || async {
             Ok(match self.kube.get_opt::<Node>(None, &self.node).await? {
                 None => Probe::Waiting("not registered yet".into()),
-                Some(n) => match node_ready(&n).and_then(|()| {
-                    if self.etcd_voter {
-                        etcd_voter(&n)
-                    } else {
-                        Ok(())
-                    }
-                }) {
+                Some(n) => match node_ready(&n)
+                    .and_then(|()| match &self.kubelet_version {
+                        Some(v) => kubelet_at(&n, v),
+                        None => Ok(()),
+                    })
+                    .and_then(|()| {
+                        if self.etcd_voter {
+                            etcd_voter(&n)
+                        } else {
+                            Ok(())
+                        }
+                    }) {
                     Ok(()) => Probe::Done(()),
                     Err(why) => Probe::Waiting(why),
                 },

@@ -3,7 +3,12 @@
 
 use crate::component::k3s::preflight::Finding;
 use crate::component::k3s::probe::Proto;
+use crate::component::k3s::version::K3sVersion;
 use std::net::Ipv4Addr;
+
+fn v(s: &str) -> K3sVersion {
+    K3sVersion::parse(s).unwrap()
+}
 
 /// One finding of every kind, with the values docs/k3s.md uses.
 pub fn examples() -> Vec<Finding> {
@@ -63,6 +68,16 @@ pub fn examples() -> Vec<Finding> {
             module: "br_netfilter".into(),
         },
         Finding::NotProbed { host: h() },
+        Finding::VersionRefused {
+            host: h(),
+            from: v("v1.33.5+k3s1"),
+            to: v("v1.32.9+k3s1"),
+        },
+        Finding::VersionRefused {
+            host: h(),
+            from: v("v1.31.4+k3s1"),
+            to: v("v1.33.5+k3s1"),
+        },
     ]
 }
 

@@ -232,6 +232,27 @@ fn every_rule_names_host_check_and_fix() {
             ],
         ),
         (
+            "a downgrade",
+            |_, p| {
+                p.get_mut("node-2").unwrap().k3s_version =
+                    Some("k3s version v1.34.1+k3s1 (abc)".into())
+            },
+            "node-2",
+            &[
+                "version: K3s v1.34.1+k3s1 runs here",
+                "pins v1.33.5+k3s1, a downgrade",
+            ],
+        ),
+        (
+            "a skipped minor",
+            |_, p| {
+                p.get_mut("node-3").unwrap().k3s_version =
+                    Some("k3s version v1.31.0+k3s1 (abc)".into())
+            },
+            "node-3",
+            &["more than one minor version ahead", "v1.32.x release first"],
+        ),
+        (
             "host not probed",
             |_, p| {
                 p.remove("node-2");

@@ -1,0 +1,171 @@
+//! `foundry cluster upgrade` on three real bed servers (systemd, sshd, a real OpenBao on the
+//! first), one server at a time.
+//!
+//! THE K3S BINARY IS A STAND-IN and THE KUBERNETES API IS A MOCK (tests/support/k3s_standin.rs,
+//! tests/bed/k3s-standin/k3s.rs, tests/support/fake_kube/): no K3s or kube-apiserver can run on
+//! this machine. The "new release" is the stand-in rebuilt with another version string in the
+//! air-gapped bundle; a restarted stand-in re-joins the mock cluster, whose Node then reports
+//! the new kubelet version, as a real kubelet does after an upgrade. Proven for real on the
+//! hosts: the version rules refuse before anything changes; the binary is swapped one server at
+//! a time in the rolling order (from the run log); a failure on the second server leaves the
+//! third untouched (old binary, service not restarted) and stack.yaml at the old version; a
+//! re-run finishes without touching the first server again; cordons are lifted; then a
+//! `stack install` changes nothing.
+//!
+//! Not proven here (no K3s): etcd surviving a real binary swap, real pods being drained (the
+//! drain's Eviction API handling is proven against the mock in tests/cluster_day2.rs).
+
+#[path = "support/fake_kube/mod.rs"]
+mod fake_kube;
+#[path = "support/k3s_standin.rs"]
+mod k3s_standin;
+mod support;
+
+use k3s_standin::{StandinCluster, VERSION};
+use std::time::Duration;
+use support::stackrun::{boot_hosts, foundry, install_expecting_no_changes, sandbox_with};
+use support::{bed, Sandbox, TestHost};
+
+/// One patch release after the installed one.
+const NEW: &str = "v1.33.6+k3s1";
+
+fn binary_version(h: &TestHost) -> String {
+    h.ssh_ok("/usr/local/bin/k3s --version | head -n1")
+}
+
+fn pinned(sb: &Sandbox) -> String {
+    let text = std::fs::read_to_string(sb.path(".foundry/stack.yaml")).unwrap();
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("k3s:"))
+        .find_map(|l| l.trim().strip_prefix("version: ").map(str::to_string))
+        .unwrap()
+}
+
+/// The hosts that ran mutating remote commands in the newest run, in order, each once.
+fn mutated_hosts(sb: &Sandbox) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    for h in sb.newest_log_counts().mutating_hosts {
+        if !order.contains(&h) {
+            order.push(h);
+        }
+    }
+    order
+}
+
+fn node(k3s: &StandinCluster, name: &str) -> serde_json::Value {
+    k3s.fake.object("", "nodes", "", name).expect("the Node")
+}
+
+#[test]
+fn upgrade_swaps_one_server_at_a_time_stops_at_a_failure_and_a_rerun_finishes() {
+    let k3s = StandinCluster::start(k3s_standin::Options {
+        vip_idx: 7,
+        api_name: "ku.ku.test".into(),
+        ready_after: Duration::from_millis(500),
+        version: VERSION.into(),
+    });
+    bed().openbao_image();
+    let hosts = boot_hosts("k3su", 3);
+    let sb = sandbox_with(
+        &hosts,
+        &k3s_standin::stack_yaml_base("ku", "", &hosts, "[openbao, cluster]", &k3s),
+    );
+    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    foundry(&sb, &["stack", "install", "--yes"]).ok();
+    for h in &hosts {
+        assert!(binary_version(h).contains(VERSION), "{}", h.name);
+    }
+
+    // The version rules, before anything changes: no downgrade, no skipped minor.
+    for (v, why) in [
+        ("v1.33.4+k3s1", "a downgrade"),
+        ("v1.35.0+k3s1", "more than one minor version ahead"),
+    ] {
+        let r = foundry(&sb, &["cluster", "upgrade", "--version", v, "--yes"]);
+        assert_ne!(r.code, 0, "{r}");
+        assert!(r.stdout.contains(why) || r.stderr.contains(why), "{v}: {r}");
+        assert_eq!(
+            sb.newest_log_counts().exec_mutating,
+            0,
+            "{v} changed something"
+        );
+        assert_eq!(pinned(&sb), VERSION);
+    }
+
+    // The dry run names the rolling steps and changes nothing.
+    k3s.rebuild(NEW);
+    let plan = foundry(&sb, &["cluster", "upgrade", "--version", NEW, "--dry-run"]);
+    plan.ok();
+    for want in [
+        &format!("K3s {VERSION} → {NEW}"),
+        &format!("cordon Node {}", names[1]),
+        &format!("drain Node {}", names[1]),
+        &format!("wait until Node {} is Ready at {NEW}", names[2]),
+    ] {
+        assert!(
+            plan.stdout.contains(want.as_str()),
+            "plan lacks {want:?}:\n{plan}"
+        );
+    }
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0);
+    assert!(binary_version(&hosts[0]).contains(VERSION));
+
+    // The second server fails to come back: the run stops there.
+    k3s.fail_next_join(&names[1]);
+    let failed = foundry(&sb, &["cluster", "upgrade", "--version", NEW, "--yes"]);
+    assert_ne!(failed.code, 0, "{failed}");
+    assert_eq!(mutated_hosts(&sb), names[..2], "{failed}");
+    assert!(binary_version(&hosts[0]).contains(NEW));
+    assert!(
+        binary_version(&hosts[2]).contains(VERSION),
+        "the third server was touched"
+    );
+    assert_eq!(
+        node(&k3s, &names[0])["status"]["nodeInfo"]["kubeletVersion"],
+        NEW
+    );
+    assert_eq!(
+        node(&k3s, &names[0])["spec"]["unschedulable"],
+        serde_json::Value::Null,
+        "uncordoned"
+    );
+    assert_eq!(
+        node(&k3s, &names[1])["spec"]["unschedulable"],
+        true,
+        "still cordoned"
+    );
+    assert!(failed.stderr.contains("still pins K3s"), "{failed}");
+    assert_eq!(
+        pinned(&sb),
+        VERSION,
+        "stack.yaml changed by a failed upgrade"
+    );
+
+    // A plain re-run continues: the first server is left alone, the second finishes, the third
+    // is upgraded; every cordon is lifted; stack.yaml now pins the new version.
+    let rerun = foundry(&sb, &["cluster", "upgrade", "--version", NEW, "--yes"]);
+    rerun.ok();
+    assert_eq!(mutated_hosts(&sb), names[1..], "{rerun}");
+    for h in &hosts {
+        assert!(binary_version(h).contains(NEW), "{}", h.name);
+        let n = node(&k3s, &h.name);
+        assert_eq!(n["status"]["nodeInfo"]["kubeletVersion"], NEW);
+        assert_eq!(
+            n["spec"]["unschedulable"],
+            serde_json::Value::Null,
+            "{}",
+            h.name
+        );
+        assert!(
+            n["metadata"]["annotations"]
+                .get("foundry.dev/cordoned-for")
+                .is_none(),
+            "{n}"
+        );
+    }
+    assert_eq!(pinned(&sb), NEW);
+    let text = std::fs::read_to_string(sb.path(".foundry/stack.yaml")).unwrap();
+    assert!(text.contains("# the bed's hosts share"), "comments kept");
+
+    install_expecting_no_changes(&sb);
+}
