@@ -321,6 +321,12 @@ pub enum ClusterCmd {
     },
     /// Nodes, etcd members, the VIP, /readyz, kube-system Deployments (exit 7 if unhealthy)
     Status(KubeArgs),
+    /// etcd snapshot on a server, copied to ~/.foundry/<cluster>/backups/ (0600, with its sha256 and the server token)
+    Backup {
+        /// Snapshot name [default: foundry-<UTC time>]
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Rolling K3s upgrade: servers one at a time, then agents (cordon, drain, binary, restart, wait)
     Upgrade(UpgradeArgs),
     /// List and remove cluster nodes

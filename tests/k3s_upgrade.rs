@@ -10,7 +10,9 @@
 //! a time in the rolling order (from the run log); a failure on the second server leaves the
 //! third untouched (old binary, service not restarted) and stack.yaml at the old version; a
 //! re-run finishes without touching the first server again; cordons are lifted; then a
-//! `stack install` changes nothing.
+//! `stack install` changes nothing. Then `cluster backup` on the same cluster: the snapshot the
+//! stand-in's `k3s etcd-snapshot save` wrote on the first server, copied back 0600 with a
+//! checksum the test recomputes from the bytes and from the server's file, and the token.
 //!
 //! Not proven here (no K3s): etcd surviving a real binary swap, real pods being drained (the
 //! drain's Eviction API handling is proven against the mock in tests/cluster_day2.rs).
@@ -57,7 +59,7 @@ fn node(k3s: &StandinCluster, name: &str) -> serde_json::Value {
 }
 
 #[test]
-fn upgrade_swaps_one_server_at_a_time_stops_at_a_failure_and_a_rerun_finishes() {
+fn upgrade_swaps_one_server_at_a_time_stops_at_a_failure_and_a_rerun_finishes_then_backup() {
     let k3s = StandinCluster::start(k3s_standin::Options {
         vip_idx: 7,
         api_name: "ku.ku.test".into(),
@@ -168,4 +170,54 @@ fn upgrade_swaps_one_server_at_a_time_stops_at_a_failure_and_a_rerun_finishes() 
     assert!(text.contains("# the bed's hosts share"), "comments kept");
 
     install_expecting_no_changes(&sb);
+
+    // cluster backup: a snapshot on a server, copied back 0600 with a checksum that matches
+    // the bytes and the server's own file, and the server token a restore needs.
+    let bad = foundry(&sb, &["cluster", "backup", "--name", "Bad Name"]);
+    assert_eq!(bad.code, 2, "{bad}");
+    let b = foundry(
+        &sb,
+        &["cluster", "backup", "--name", "nightly-1", "-o", "json"],
+    );
+    b.ok();
+    let doc: serde_json::Value = serde_json::from_str(&b.stdout).expect("JSON");
+    let local = std::path::PathBuf::from(doc["snapshot"].as_str().unwrap());
+    assert!(
+        local.starts_with(sb.path(".foundry/ku/backups")),
+        "{}",
+        local.display()
+    );
+    let name = local.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with(&format!("nightly-1-{}-", names[0])),
+        "{name}"
+    );
+    use sha2::Digest;
+    use std::os::unix::fs::PermissionsExt;
+    let bytes = std::fs::read(&local).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    let sums = std::fs::read_to_string(local.with_file_name(format!("{name}.sha256"))).unwrap();
+    assert_eq!(sums, format!("{sha}  {name}\n"));
+    let remote = hosts[0].ssh_ok(&format!(
+        "sha256sum /var/lib/rancher/k3s/server/db/snapshots/{name} | cut -d' ' -f1"
+    ));
+    assert_eq!(
+        remote.trim(),
+        sha,
+        "the copy differs from the server's snapshot"
+    );
+    for f in [
+        local.clone(),
+        local.with_file_name(format!("{name}.sha256")),
+        local.with_file_name(format!("{name}.token")),
+    ] {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+    let token = std::fs::read_to_string(local.with_file_name(format!("{name}.token"))).unwrap();
+    assert_eq!(
+        token.trim(),
+        support::stackrun::kv_field(&sb, &hosts[0], "k3s", "cluster-token")
+    );
+    assert!(!b.stdout.contains(token.trim()) && !b.stderr.contains(token.trim()));
 }

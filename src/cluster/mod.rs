@@ -2,12 +2,14 @@
 //! `cluster node list`, the API part of `cluster node remove`. The commands in
 //! `commands/cluster_day2.rs` only render what these functions return. See docs/cluster.md.
 //!
+//! - [`backup`]: the etcd snapshot script and the checked, private copy on this machine.
 //! - [`view`]: what foundry reads from a Node (role, Ready, versions, etcd membership).
 //! - [`status`]: the health summary, in at most 3 API round trips, no SSH.
 //! - [`inventory`]: Nodes joined with stack.yaml's cluster hosts.
 //! - [`remove`]: the safety rules (last server, quorum, another server NotReady), the step
 //!   plan, and drain → delete → wait for the etcd member.
 
+pub mod backup;
 pub mod inventory;
 pub mod remove;
 pub mod status;

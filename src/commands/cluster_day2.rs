@@ -22,6 +22,7 @@ pub async fn run(g: &GlobalOpts, cmd: ClusterCmd) -> anyhow::Result<i32> {
             super::cluster_k3s::kubeconfig(g, merge, force).await
         }
         ClusterCmd::Status(k) => status_cmd(g, &k).await,
+        ClusterCmd::Backup { name } => super::cluster_backup::backup(g, name).await,
         ClusterCmd::Upgrade(a) => super::cluster_k3s::upgrade(g, &a).await,
         ClusterCmd::Node(NodeCmd::List(k)) => list_cmd(g, &k).await,
         ClusterCmd::Node(NodeCmd::Remove(a)) => remove_cmd(g, &a).await,

@@ -1,5 +1,6 @@
 //! Thin command handlers: parse → call the engine → render. Each returns the process exit code.
 
+pub mod cluster_backup;
 pub mod cluster_day2;
 pub mod cluster_k3s;
 pub mod common;
