@@ -12,7 +12,10 @@
 //! re-run finishes without touching the first server again; cordons are lifted; then a
 //! `stack install` changes nothing. Then `cluster backup` on the same cluster: the snapshot the
 //! stand-in's `k3s etcd-snapshot save` wrote on the first server, copied back 0600 with a
-//! checksum the test recomputes from the bytes and from the server's file, and the token.
+//! checksum the test recomputes from the bytes and from the server's file, and the token. Then
+//! `cluster node remove` of the third server: the Node deleted through the mock, K3s
+//! uninstalled on the real host, stack.yaml edited (the others' counted roles pinned), a
+//! re-run with nothing to do, and a `stack install` that still changes nothing.
 //!
 //! Not proven here (no K3s): etcd surviving a real binary swap, real pods being drained (the
 //! drain's Eviction API handling is proven against the mock in tests/cluster_day2.rs).
@@ -59,7 +62,7 @@ fn node(k3s: &StandinCluster, name: &str) -> serde_json::Value {
 }
 
 #[test]
-fn upgrade_swaps_one_server_at_a_time_stops_at_a_failure_and_a_rerun_finishes_then_backup() {
+fn rolling_upgrade_stops_at_a_failure_and_resumes_then_backup_then_node_remove() {
     let k3s = StandinCluster::start(k3s_standin::Options {
         vip_idx: 7,
         api_name: "ku.ku.test".into(),
@@ -220,4 +223,39 @@ fn upgrade_swaps_one_server_at_a_time_stops_at_a_failure_and_a_rerun_finishes_th
         support::stackrun::kv_field(&sb, &hosts[0], "k3s", "cluster-token")
     );
     assert!(!b.stdout.contains(token.trim()) && !b.stderr.contains(token.trim()));
+
+    // cluster node remove, the whole of it: through the API (the mock), then K3s uninstalled
+    // on the machine, then stack.yaml edited so that the next install neither rejoins it nor
+    // re-decides the others' roles by the smaller count. A re-run has nothing to do.
+    let gone = &names[2];
+    let plan = foundry(&sb, &["cluster", "node", "remove", gone, "--dry-run"]);
+    plan.ok();
+    assert!(
+        plan.stdout
+            .contains(&format!("stop and uninstall K3s on {gone}")),
+        "{plan}"
+    );
+    assert!(plan.stdout.contains("its current role pinned"), "{plan}");
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0);
+    let r = foundry(&sb, &["cluster", "node", "remove", gone, "--yes"]);
+    r.ok();
+    assert!(
+        k3s.fake.object("", "nodes", "", gone).is_none(),
+        "Node still there"
+    );
+    let left = hosts[2].ssh_ok(
+        "ls -d /usr/local/bin/k3s /var/lib/rancher/k3s /etc/rancher/k3s 2>/dev/null | wc -l",
+    );
+    assert_eq!(left.trim(), "0", "K3s left on {gone}");
+    let text = std::fs::read_to_string(sb.path(".foundry/stack.yaml")).unwrap();
+    assert!(
+        text.contains("roles: [openbao, cluster-control-plane]"),
+        "{text}"
+    );
+    assert!(text.contains("roles: []"), "{text}");
+    assert!(text.contains("# the bed's hosts share"), "comments kept");
+    let again = foundry(&sb, &["cluster", "node", "remove", gone, "--yes"]);
+    again.ok();
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0, "{again}");
+    install_expecting_no_changes(&sb);
 }

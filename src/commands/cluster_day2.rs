@@ -5,6 +5,7 @@
 use super::common::{self, RunKind, RunSetup};
 use crate::cli::{ClusterCmd, GlobalOpts, KubeArgs, NodeCmd, NodeRemoveArgs, OutputFormat};
 use crate::cluster::inventory::{Presence, Row, StackRole};
+use crate::cluster::remove::host as host_part;
 use crate::cluster::remove::{self, PlanError, RemoveOptions};
 use crate::cluster::status;
 use crate::cluster::view::age_text;
@@ -180,12 +181,22 @@ async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {
             PlanError::Api(e) => kube_fail(e),
             e => fail(ExitClass::General, e.to_string()),
         })?;
+    // The host part is planned up front too: the dry run and the confirmation show it all.
+    let file = g.config_path().display().to_string();
+    let host_state = host_part::probe(&run.ctx, &a.host).await;
+    let host_lines = host_part::describe(&a.host, &host_state, &run.ctx.stack, &file);
+    let role_edits = host_part::role_edits(&run.ctx.stack, &a.host);
+    let host_work = !role_edits.is_empty()
+        || matches!(&host_state, host_part::HostState::Reachable(l) if !l.is_empty());
     if !plan.present {
         eprintln!(
             "node {} is not in the cluster: nothing to do through the API",
             a.host
         );
-        return Ok(0);
+        if !host_work {
+            run.ctx.close().await;
+            return Ok(0);
+        }
     }
     for w in &plan.warnings {
         eprintln!("warning: {w}");
@@ -193,7 +204,12 @@ async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {
     if g.output == OutputFormat::Table || a.dry_run {
         let verb = if a.dry_run { "would" } else { "will" };
         println!("Removing node {} {verb}:", plan.node);
-        for (i, s) in plan.steps.iter().enumerate() {
+        let all = plan
+            .steps
+            .iter()
+            .map(|s| s.to_string())
+            .chain(host_lines.iter().cloned());
+        for (i, s) in all.enumerate() {
             println!("  {}. {s}", i + 1);
         }
         for (p, why) in &plan.skipped {
@@ -201,6 +217,7 @@ async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {
         }
     }
     if a.dry_run {
+        run.ctx.close().await;
         return Ok(0);
     }
     confirm(g, &plan.node)?;
@@ -210,14 +227,63 @@ async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {
             eprintln!("{line}");
         }
     };
-    remove::execute(&kube, &plan, &opts, &mut progress)
-        .await
-        .map_err(|e| {
-            fail(
+    if plan.present {
+        remove::execute(&kube, &plan, &opts, &mut progress)
+            .await
+            .map_err(|e| {
+                fail(
+                    ExitClass::StepFailed,
+                    format!("removing node {} stopped: {e}", plan.node),
+                )
+            })?;
+    }
+    let uninstalled = host_part::uninstall(&run.ctx, &a.host, &host_state).await;
+    run.ctx.close().await;
+    match uninstalled {
+        Ok(true) => println!("K3s uninstalled on {}", a.host),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(fail(
                 ExitClass::StepFailed,
-                format!("removing node {} stopped: {e}", plan.node),
-            )
-        })?;
-    println!("node {} removed from the cluster", plan.node);
+                format!(
+                    "node {} is out of the cluster, but uninstalling K3s on the machine failed: {e:#}; run the command again",
+                    a.host
+                ),
+            ))
+        }
+    }
+    if let host_part::HostState::Unreachable(why) = &host_state {
+        eprintln!(
+            "warning: {} cannot be reached ({why}): K3s and its data stay on that machine; wipe it (or run `foundry component uninstall k3s --host {}` once it answers) before it boots into the network again",
+            a.host, a.host
+        );
+    }
+    if !role_edits.is_empty() {
+        let mut text = std::fs::read_to_string(g.config_path())?;
+        for (i, roles) in &role_edits {
+            text = crate::config::edit::set_value(
+                &text,
+                &format!("hosts[{i}].roles"),
+                &crate::config::roles_text(roles),
+            )?;
+        }
+        let mode = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(g.config_path())
+                .map(|m| m.permissions().mode() & 0o7777)
+                .unwrap_or(0o600)
+        };
+        crate::config::edit::write_atomic(&g.config_path(), text.as_bytes(), mode, true)?;
+        for (i, roles) in &role_edits {
+            println!(
+                "hosts[{i}].roles set to {} in {file}",
+                crate::config::roles_text(roles)
+            );
+        }
+        println!("(previous version: {file}.bak)");
+    }
+    if plan.present {
+        println!("node {} removed from the cluster", plan.node);
+    }
     Ok(0)
 }

@@ -131,6 +131,12 @@ impl Role {
     }
 }
 
+/// A role list as YAML flow text: `[openbao, zot]`.
+pub fn roles_text(roles: &[Role]) -> String {
+    let v: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    format!("[{}]", v.join(", "))
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -4,6 +4,7 @@
 //! Every wait has the `--timeout` deadline and says what it waits for.
 
 mod drain;
+pub mod host;
 pub mod pods;
 pub mod safety;
 
