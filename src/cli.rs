@@ -329,7 +329,7 @@ pub enum ClusterCmd {
     },
     /// Rolling K3s upgrade: servers one at a time, then agents (cordon, drain, binary, restart, wait)
     Upgrade(UpgradeArgs),
-    /// List and remove cluster nodes
+    /// List, add and remove cluster nodes
     #[command(subcommand)]
     Node(NodeCmd),
 }
@@ -366,6 +366,14 @@ pub struct KubeArgs {
 pub enum NodeCmd {
     /// One row per Node joined with stack.yaml's cluster hosts
     List(KubeArgs),
+    /// Join a host of stack.yaml to the running cluster (host-prep + K3s on that host only)
+    Add {
+        /// The host (hosts[].hostname, with a cluster role)
+        host: String,
+        /// Show the plan, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Drain and delete a node (refuses to break etcd quorum); --yes to skip the prompt
     Remove(NodeRemoveArgs),
 }

@@ -258,4 +258,37 @@ fn rolling_upgrade_stops_at_a_failure_and_resumes_then_backup_then_node_remove()
     again.ok();
     assert_eq!(sb.newest_log_counts().exec_mutating, 0, "{again}");
     install_expecting_no_changes(&sb);
+
+    // cluster node add: the wiped machine joins again as a server, and only it is touched.
+    let no_role = foundry(&sb, &["cluster", "node", "add", gone]);
+    assert_eq!(no_role.code, 2, "{no_role}");
+    assert!(no_role.stderr.contains("has no cluster role"), "{no_role}");
+    foundry(
+        &sb,
+        &["config", "set", "hosts[2].roles", "[cluster-control-plane]"],
+    )
+    .ok();
+    let dry = foundry(&sb, &["cluster", "node", "add", gone, "--dry-run"]);
+    dry.ok();
+    assert!(
+        dry.stdout
+            .contains(&format!("wait until Node {gone} is Ready")),
+        "{dry}"
+    );
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0);
+    let joins_before = k3s.joins().len();
+    let added = foundry(&sb, &["cluster", "node", "add", gone]);
+    added.ok();
+    assert_eq!(mutated_hosts(&sb), std::slice::from_ref(gone), "{added}");
+    let joined: Vec<_> = k3s.joins()[joins_before..]
+        .iter()
+        .map(|j| (j.node.clone(), j.accepted))
+        .collect();
+    assert_eq!(joined, [(gone.clone(), true)]);
+    assert!(binary_version(&hosts[2]).contains(NEW));
+    assert_eq!(
+        node(&k3s, gone)["status"]["nodeInfo"]["kubeletVersion"],
+        NEW
+    );
+    install_expecting_no_changes(&sb);
 }

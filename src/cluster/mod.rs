@@ -2,6 +2,7 @@
 //! `cluster node list`, the API part of `cluster node remove`. The commands in
 //! `commands/cluster_day2.rs` only render what these functions return. See docs/cluster.md.
 //!
+//! - [`add`]: the checks before `cluster node add` (roles not re-decided, an even server count).
 //! - [`backup`]: the etcd snapshot script and the checked, private copy on this machine.
 //! - [`view`]: what foundry reads from a Node (role, Ready, versions, etcd membership).
 //! - [`status`]: the health summary, in at most 3 API round trips, no SSH.
@@ -9,6 +10,7 @@
 //! - [`remove`]: the safety rules (last server, quorum, another server NotReady), the step
 //!   plan, and drain → delete → wait for the etcd member.
 
+pub mod add;
 pub mod backup;
 pub mod inventory;
 pub mod remove;

@@ -27,6 +27,9 @@ pub async fn run(g: &GlobalOpts, cmd: ClusterCmd) -> anyhow::Result<i32> {
         ClusterCmd::Upgrade(a) => super::cluster_k3s::upgrade(g, &a).await,
         ClusterCmd::Node(NodeCmd::List(k)) => list_cmd(g, &k).await,
         ClusterCmd::Node(NodeCmd::Remove(a)) => remove_cmd(g, &a).await,
+        ClusterCmd::Node(NodeCmd::Add { host, dry_run }) => {
+            super::cluster_node_add::add(g, &host, dry_run).await
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod cluster_backup;
 pub mod cluster_day2;
 pub mod cluster_k3s;
+pub mod cluster_node_add;
 pub mod common;
 pub mod component;
 pub mod config;

@@ -87,6 +87,19 @@ impl Phase for ReachVip {
     }
     async fn plan_api(&self, ctx: &Arc<RunCtx>) -> anyhow::Result<Vec<Step>> {
         let vip = ctx.stack.cluster.vip.clone();
+        let first = select_roles(&ctx.stack, &ctx.stack.hosts, &[NodeRole::FirstServer]);
+        let first_outside = first
+            .first()
+            .is_some_and(|h| !ctx.filter.admits(&h.hostname));
+        if first_outside {
+            // A run for other hosts only (`cluster node add`, `--host`): the cluster exists,
+            // its kubeconfig is the stored one; it only has to answer through the VIP.
+            let url = cacerts_url(&vip);
+            if let Err(e) = cacerts_once(ctx, &url).await {
+                anyhow::bail!("{url} does not answer ({e}): a node joins a running cluster only; check `foundry cluster status`");
+            }
+            return Ok(vec![]);
+        }
         let Some(raw) = self.shared.k3s_yaml() else {
             if ctx.dry_run {
                 ctx.note(format!("{K3S_PATH} not on the first server yet: the kubeconfig is stored after the first install"));
@@ -124,7 +137,6 @@ impl Phase for ReachVip {
                 ca_pem: san::kubeconfig_ca(&kc).map_err(|e| anyhow!(e))?,
                 names: tls_sans(&ctx.stack),
             })));
-            let first = select_roles(&ctx.stack, &ctx.stack.hosts, &[NodeRole::FirstServer]);
             if let Some(h) = first.first() {
                 let kube = cluster_api::client(ctx).await?;
                 steps.push(Step::api(Arc::new(WaitNodeReady::new(

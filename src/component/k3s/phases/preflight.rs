@@ -96,10 +96,12 @@ impl Preflight {
             .parse::<Ipv4Addr>()
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
         let script = probe::script(vip, &stack.components.host_prep.kernel_modules);
+        // The first server is probed (read-only) even when the run is for other hosts only:
+        // the rules must see that the cluster exists (its VIP answering is then no conflict).
         let names: Vec<&str> = nodes
             .iter()
+            .filter(|n| ctx.filter.admits(&n.host) || n.role == NodeRole::FirstServer)
             .map(|n| n.host.as_str())
-            .filter(|h| ctx.filter.admits(h))
             .collect();
         // The phase already runs hosts in parallel; a host that cannot be probed here is
         // reported by the rules as not probed (its own plan then fails with that message).
