@@ -327,6 +327,14 @@ pub enum ClusterCmd {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Restore an etcd snapshot written by `cluster backup` (stops every server; --dry-run first)
+    Restore {
+        /// The snapshot file (its .sha256 and .token files beside it)
+        file: PathBuf,
+        /// Show every step, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Rolling K3s upgrade: servers one at a time, then agents (cordon, drain, binary, restart, wait)
     Upgrade(UpgradeArgs),
     /// List, add and remove cluster nodes

@@ -15,7 +15,11 @@
 //! checksum the test recomputes from the bytes and from the server's file, and the token. Then
 //! `cluster node remove` of the third server: the Node deleted through the mock, K3s
 //! uninstalled on the real host, stack.yaml edited (the others' counted roles pinned), a
-//! re-run with nothing to do, and a `stack install` that still changes nothing.
+//! re-run with nothing to do, and a `stack install` that still changes nothing; `cluster node
+//! add` of the same machine (only it touched). Last `cluster restore` of the backup: refused
+//! for a damaged copy and a foreign token, then the stand-in's `--cluster-reset-restore-path`
+//! run on the first server with the uploaded snapshot and the other servers rejoining with
+//! their etcd data moved aside.
 //!
 //! Not proven here (no K3s): etcd surviving a real binary swap, real pods being drained (the
 //! drain's Eviction API handling is proven against the mock in tests/cluster_day2.rs).
@@ -62,7 +66,7 @@ fn node(k3s: &StandinCluster, name: &str) -> serde_json::Value {
 }
 
 #[test]
-fn rolling_upgrade_stops_at_a_failure_and_resumes_then_backup_then_node_remove() {
+fn day_two_upgrade_backup_node_remove_and_add_then_restore() {
     let k3s = StandinCluster::start(k3s_standin::Options {
         vip_idx: 7,
         api_name: "ku.ku.test".into(),
@@ -290,5 +294,84 @@ fn rolling_upgrade_stops_at_a_failure_and_resumes_then_backup_then_node_remove()
         node(&k3s, gone)["status"]["nodeInfo"]["kubeletVersion"],
         NEW
     );
+    install_expecting_no_changes(&sb);
+
+    // cluster restore of the backup: refused for a damaged copy and for a token that is not
+    // OpenBao's (nothing touched); the dry run lists the steps; then the first server is reset
+    // from the uploaded snapshot and the others rejoin with their old etcd data moved aside.
+    let scratch = sb.path("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let copy = |tag: &str, data: &[u8], token: &str| {
+        let d = scratch.join(tag);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(&name), data).unwrap();
+        std::fs::copy(
+            local.with_file_name(format!("{name}.sha256")),
+            d.join(format!("{name}.sha256")),
+        )
+        .unwrap();
+        std::fs::write(d.join(format!("{name}.token")), token).unwrap();
+        d.join(&name)
+    };
+    let damaged = copy("damaged", b"not the snapshot", &token);
+    let r = foundry(
+        &sb,
+        &["cluster", "restore", damaged.to_str().unwrap(), "--yes"],
+    );
+    assert_eq!(r.code, 3, "{r}");
+    assert!(r.stderr.contains("does not match"), "{r}");
+    let foreign = copy("foreign", &bytes, "K10abc::server:someone-elses-token\n");
+    let r = foundry(
+        &sb,
+        &["cluster", "restore", foreign.to_str().unwrap(), "--yes"],
+    );
+    assert_eq!(r.code, 3, "{r}");
+    assert!(r.stderr.contains("another server token"), "{r}");
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0, "{r}");
+    let file = local.to_str().unwrap();
+    let dry = foundry(&sb, &["cluster", "restore", file, "--dry-run"]);
+    dry.ok();
+    for want in [
+        "stop k3s.service",
+        "--cluster-reset-restore-path=",
+        "move /var/lib/rancher/k3s/server/db aside",
+    ] {
+        assert!(dry.stdout.contains(want), "plan lacks {want:?}:\n{dry}");
+    }
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0);
+    let no_tty = foundry(&sb, &["cluster", "restore", file]);
+    assert_eq!(no_tty.code, 2, "{no_tty}");
+    let restored = foundry(&sb, &["cluster", "restore", file, "--yes"]);
+    restored.ok();
+    let reset_from = hosts[0].ssh_ok("cat /var/lib/rancher/k3s/server/db/reset-from");
+    assert_eq!(
+        reset_from.trim(),
+        format!("/var/lib/rancher/k3s/server/db/snapshots/{name}")
+    );
+    let uploaded = hosts[0].ssh_ok(&format!(
+        "stat -c %a /var/lib/rancher/k3s/server/db/snapshots/{name}; sha256sum < /var/lib/rancher/k3s/server/db/snapshots/{name} | cut -d' ' -f1"
+    ));
+    assert_eq!(
+        uploaded.split_whitespace().collect::<Vec<_>>(),
+        ["600", sha.as_str()]
+    );
+    for h in &hosts[1..] {
+        let aside =
+            h.ssh_ok("ls -d /var/lib/rancher/k3s/server/db.foundry-before-restore-* | wc -l");
+        assert_eq!(
+            aside.trim(),
+            "1",
+            "{}: old etcd data not moved aside",
+            h.name
+        );
+    }
+    for h in &hosts {
+        assert_eq!(
+            h.ssh_ok("systemctl is-active k3s").trim(),
+            "active",
+            "{}",
+            h.name
+        );
+    }
     install_expecting_no_changes(&sb);
 }

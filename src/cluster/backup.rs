@@ -29,6 +29,21 @@ pub fn check_name(n: &str) -> Result<(), String> {
     }
 }
 
+/// A snapshot file name to upload (K3s's `<name>-<node>-<unix time>`; node names may hold
+/// dots): letters, digits, `.`, `_`, `-`, not starting with `.` or `-`, at most 255 bytes.
+pub fn check_file_name(n: &str) -> Result<(), String> {
+    let ok = !n.is_empty()
+        && n.len() <= 255
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !n.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{n:?} is not a snapshot file name foundry wrote"))
+    }
+}
+
 /// The default name: `foundry-yyyymmddthhmmssz` (UTC, lower case as [`check_name`] wants).
 pub fn default_name(now: std::time::SystemTime) -> String {
     let stamp: String = humantime::format_rfc3339_seconds(now)
@@ -147,6 +162,10 @@ mod tests {
         assert!(check_name("nightly-1").is_ok());
         for bad in ["", "-x", "a b", "a/b", "x;rm", "Nightly", &"a".repeat(65)] {
             assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_file_name("nightly-1-node-1.lab-1796223845").is_ok());
+        for bad in ["", ".hidden", "-x", "a/b", "a b", "x;y"] {
+            assert!(check_file_name(bad).is_err(), "{bad}");
         }
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_223_845);
         assert_eq!(default_name(t), "foundry-20261202t150405z");

@@ -3,7 +3,8 @@
 //! `commands/cluster_day2.rs` only render what these functions return. See docs/cluster.md.
 //!
 //! - [`add`]: the checks before `cluster node add` (roles not re-decided, an even server count).
-//! - [`backup`]: the etcd snapshot script and the checked, private copy on this machine.
+//! - [`backup`]: the etcd snapshot script and the checked, private copy on this machine
+//!   (the restore recipe is `component::k3s::phases::restore`).
 //! - [`view`]: what foundry reads from a Node (role, Ready, versions, etcd membership).
 //! - [`status`]: the health summary, in at most 3 API round trips, no SSH.
 //! - [`inventory`]: Nodes joined with stack.yaml's cluster hosts.

@@ -121,3 +121,119 @@ pub async fn backup(g: &GlobalOpts, name: Option<String>) -> anyhow::Result<i32>
     }
     Ok(0)
 }
+
+/// `foundry cluster restore FILE [--dry-run]`: the snapshot checked against its `.sha256`, its
+/// `.token` against OpenBao's server token (K3s cannot read a datastore encrypted with another
+/// token), a typed confirmation, then `component::k3s::phases::restore`.
+pub async fn restore(g: &GlobalOpts, file: &std::path::Path, dry_run: bool) -> anyhow::Result<i32> {
+    use sha2::{Digest, Sha256};
+    let t0 = std::time::Instant::now();
+    let usage = |m: String| fail(ExitClass::Usage, m);
+    let bytes =
+        std::fs::read(file).map_err(|e| usage(format!("reading {}: {e}", file.display())))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| backup::check_name(n).is_ok())
+        .ok_or_else(|| {
+            usage(format!(
+                "{}: not a snapshot file name foundry wrote (lowercase letters, digits, '-')",
+                file.display()
+            ))
+        })?;
+    let sums = file.with_file_name(format!("{name}.sha256"));
+    let want = std::fs::read_to_string(&sums).map_err(|e| {
+        usage(format!(
+            "reading {}: {e} (a backup keeps it next to the snapshot)",
+            sums.display()
+        ))
+    })?;
+    let have = hex::encode(Sha256::digest(&bytes));
+    if want.split_whitespace().next() != Some(have.as_str()) {
+        return Err(fail(
+            ExitClass::Config,
+            format!("{} does not match {} (sha256 {have}): the snapshot is damaged or not the one backed up; nothing was changed", file.display(), sums.display()),
+        ));
+    }
+    let token_file = file.with_file_name(format!("{name}.token"));
+    let kept = std::fs::read_to_string(&token_file).map_err(|e| {
+        usage(format!(
+            "reading {}: {e} (a backup keeps the server token next to the snapshot)",
+            token_file.display()
+        ))
+    })?;
+    let kept = kept.trim().to_string();
+    redact::register(&kept);
+    let setup = common::setup(
+        g,
+        RunKind {
+            command: "cluster-restore",
+            mutating: !dry_run,
+            dry_run,
+            hosts: &[],
+        },
+    )
+    .await?;
+    let ctx = setup.ctx.clone();
+    let store = ctx.openbao().await?;
+    let stored = store.get(token::PATH, token::KEY_CLUSTER_TOKEN).await?;
+    if stored.as_deref() != Some(kept.as_str()) {
+        ctx.close().await;
+        return Err(fail(
+            ExitClass::Config,
+            format!(
+                "the snapshot was taken with another server token than the one in OpenBao ({}); K3s could not read its datastore. Put the backup's token back first: `foundry secret set {} {} - < {}`; nothing was changed",
+                token::path(&ctx.instance),
+                token::PATH,
+                token::KEY_CLUSTER_TOKEN,
+                token_file.display()
+            ),
+        ));
+    }
+    if !dry_run {
+        confirm_restore(g, &ctx.stack.cluster.name)?;
+    }
+    let stamp = backup::default_name(std::time::SystemTime::now())
+        .trim_start_matches("foundry-")
+        .to_string();
+    let recipe = std::sync::Arc::new(crate::component::k3s::phases::restore::Restore {
+        snapshot: crate::component::k3s::phases::restore::Snapshot {
+            name,
+            bytes: std::sync::Arc::new(bytes),
+        },
+        stamp,
+    });
+    let mode = if dry_run {
+        crate::component::engine::Mode::Plan
+    } else {
+        crate::component::engine::Mode::Apply
+    };
+    let report = crate::component::engine::run_component(&ctx, recipe, mode).await;
+    ctx.close().await;
+    super::stack::finish(g, mode, &[report], &[], t0, setup.log.path())
+}
+
+/// A restore replaces the whole cluster state: `--yes`, or the cluster's name typed.
+fn confirm_restore(g: &GlobalOpts, cluster: &str) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if g.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            ExitClass::Usage,
+            format!("restoring replaces everything in cluster {cluster} with the snapshot; see the steps with --dry-run, then run again with --yes (no terminal to ask on)"),
+        ));
+    }
+    eprint!("This stops every server of {cluster} and replaces its state with the snapshot. Type `{cluster}` to go on: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != cluster {
+        return Err(fail(
+            ExitClass::Usage,
+            format!("not confirmed: {cluster} left as it is"),
+        ));
+    }
+    Ok(())
+}

@@ -24,6 +24,9 @@ pub async fn run(g: &GlobalOpts, cmd: ClusterCmd) -> anyhow::Result<i32> {
         }
         ClusterCmd::Status(k) => status_cmd(g, &k).await,
         ClusterCmd::Backup { name } => super::cluster_backup::backup(g, name).await,
+        ClusterCmd::Restore { file, dry_run } => {
+            super::cluster_backup::restore(g, &file, dry_run).await
+        }
         ClusterCmd::Upgrade(a) => super::cluster_k3s::upgrade(g, &a).await,
         ClusterCmd::Node(NodeCmd::List(k)) => list_cmd(g, &k).await,
         ClusterCmd::Node(NodeCmd::Remove(a)) => remove_cmd(g, &a).await,

@@ -5,6 +5,7 @@
 pub mod files;
 pub mod kubeconfig;
 pub mod preflight;
+pub mod restore;
 pub mod san;
 pub mod start;
 pub mod tokens;
