@@ -28,7 +28,9 @@ fn main() {
     let runs: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
-        .unwrap_or(10);
+        // `cargo test --all-targets` (CI) builds and runs this unoptimised as a smoke test:
+        // one run per variant there; the figures come from `cargo bench`.
+        .unwrap_or(if cfg!(debug_assertions) { 1 } else { 10 });
     let fs = FullStack::up("bench", 10);
     foundry(&fs.sb, &["stack", "install", "--yes"]).ok();
     let full = std::fs::read_to_string(fs.sb.path(".foundry/stack.yaml")).unwrap();
@@ -38,7 +40,12 @@ fn main() {
     let no_k3s = no_charts
         .replace("  k3s:\n", "  k3s:\n    enabled: false\n")
         .replace("  kube_vip:\n", "  kube_vip:\n    enabled: false\n");
-    println!("no-op `stack install` on 3 hosts, {runs} runs each (release build):");
+    let build = if cfg!(debug_assertions) {
+        "debug build: a smoke run, not a measurement"
+    } else {
+        "release build"
+    };
+    println!("no-op `stack install` on 3 hosts, {runs} runs each ({build}):");
     for (name, text) in [
         ("full stack", &full),
         ("without contour + cert-manager", &no_charts),

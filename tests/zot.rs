@@ -55,23 +55,8 @@ fn stored_password(sb: &Sandbox, h: &TestHost) -> String {
 
 /// Exec records of the newest run log: (total, mutating), plus mutating HTTP calls.
 fn newest_log_counts(sb: &Sandbox) -> (usize, usize, usize, PathBuf) {
-    let log = sb.run_logs().pop().expect("a run log");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let (mut exec, mut mutating, mut http_mut) = (0, 0, 0);
-    for line in text.lines() {
-        let j: serde_json::Value = serde_json::from_str(line).unwrap();
-        match j["kind"].as_str() {
-            Some("exec") => {
-                exec += 1;
-                if j["mutating"] == true {
-                    mutating += 1;
-                }
-            }
-            Some("http") if j["mutating"] == true => http_mut += 1,
-            _ => {}
-        }
-    }
-    (exec, mutating, http_mut, log)
+    let c = sb.newest_log_counts();
+    (c.exec, c.exec_mutating, c.http_mutating, c.path)
 }
 
 /// podman on this machine (via bed.sh) with a registry auth file.

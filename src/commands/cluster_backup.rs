@@ -215,25 +215,11 @@ pub async fn restore(g: &GlobalOpts, file: &std::path::Path, dry_run: bool) -> a
 
 /// A restore replaces the whole cluster state: `--yes`, or the cluster's name typed.
 fn confirm_restore(g: &GlobalOpts, cluster: &str) -> anyhow::Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if g.yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(fail(
-            ExitClass::Usage,
-            format!("restoring replaces everything in cluster {cluster} with the snapshot; see the steps with --dry-run, then run again with --yes (no terminal to ask on)"),
-        ));
-    }
-    eprint!("This stops every server of {cluster} and replaces its state with the snapshot. Type `{cluster}` to go on: ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() != cluster {
-        return Err(fail(
-            ExitClass::Usage,
-            format!("not confirmed: {cluster} left as it is"),
-        ));
-    }
-    Ok(())
+    super::prompt::confirm_typed(
+        g.yes,
+        cluster,
+        &format!("This stops every server of {cluster} and replaces its state with the snapshot."),
+        format!("restoring replaces everything in cluster {cluster} with the snapshot; see the steps with --dry-run, then run again with --yes (no terminal to ask on)"),
+        format!("not confirmed: {cluster} left as it is"),
+    )
 }

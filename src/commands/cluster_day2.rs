@@ -13,7 +13,6 @@ use crate::component::cluster_api;
 use crate::error::{fail, ExitClass};
 use crate::k8s::{Kube, KubeError};
 use crate::output;
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 pub async fn run(g: &GlobalOpts, cmd: ClusterCmd) -> anyhow::Result<i32> {
@@ -141,27 +140,13 @@ async fn list_cmd(g: &GlobalOpts, k: &KubeArgs) -> anyhow::Result<i32> {
 
 /// `--yes`, or a typed `yes` on a terminal; no terminal and no `--yes` refuses.
 fn confirm(g: &GlobalOpts, node: &str) -> anyhow::Result<()> {
-    if g.yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(fail(
-            ExitClass::Usage,
-            format!("removing node {node} needs confirmation and standard input is not a terminal; pass --yes (or --dry-run to only see the steps)"),
-        ));
-    }
-    eprint!("Remove node {node} from the cluster? Type `yes` to continue: ");
-    std::io::stderr().flush().ok();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(fail(
-            ExitClass::Usage,
-            format!("node {node} not removed: not confirmed"),
-        ))
-    }
+    super::prompt::confirm_typed(
+        g.yes,
+        "yes",
+        &format!("Remove node {node} from the cluster?"),
+        format!("removing node {node} needs confirmation and standard input is not a terminal; pass --yes (or --dry-run to only see the steps)"),
+        format!("node {node} not removed: not confirmed"),
+    )
 }
 
 async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {

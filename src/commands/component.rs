@@ -241,27 +241,11 @@ async fn purge_or_keep(
 /// Removing a component removes its data on its hosts: `--yes`, or the component's name typed
 /// on a terminal. Without a terminal and without `--yes` nothing is contacted.
 fn confirm_uninstall(g: &GlobalOpts, name: &str) -> anyhow::Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if g.yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(fail(
-            ExitClass::Usage,
-            format!("uninstalling {name} stops it and deletes its files and data on its hosts; see the steps with `foundry component uninstall {name} --dry-run`, then run again with --yes (no terminal to ask on)"),
-        ));
-    }
-    eprint!(
-        "This stops {name} and deletes its files and data on its hosts. Type `{name}` to go on: "
-    );
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() != name {
-        return Err(fail(
-            ExitClass::Usage,
-            format!("not confirmed: {name} left as it is"),
-        ));
-    }
-    Ok(())
+    super::prompt::confirm_typed(
+        g.yes,
+        name,
+        &format!("This stops {name} and deletes its files and data on its hosts."),
+        format!("uninstalling {name} stops it and deletes its files and data on its hosts; see the steps with `foundry component uninstall {name} --dry-run`, then run again with --yes (no terminal to ask on)"),
+        format!("not confirmed: {name} left as it is"),
+    )
 }

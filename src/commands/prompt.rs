@@ -29,3 +29,31 @@ pub fn read_hidden(prompt: &str) -> anyhow::Result<String> {
     r?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
+
+/// The confirmation of a destructive command: `--yes` (`assume_yes`), or `word` typed on a
+/// terminal after `question`. Without a terminal and without `--yes` it refuses with
+/// `no_terminal` (exit 2) before anything is contacted; a wrong word refuses with `declined`.
+pub fn confirm_typed(
+    assume_yes: bool,
+    word: &str,
+    question: &str,
+    no_terminal: String,
+    declined: String,
+) -> anyhow::Result<()> {
+    use crate::error::{fail, ExitClass};
+    use std::io::IsTerminal;
+    if assume_yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(ExitClass::Usage, no_terminal));
+    }
+    eprint!("{question} Type `{word}` to go on: ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != word {
+        return Err(fail(ExitClass::Usage, declined));
+    }
+    Ok(())
+}

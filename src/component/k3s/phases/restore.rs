@@ -64,6 +64,23 @@ pub fn move_db_script(stamp: &str) -> String {
     format!("set -e\nsystemctl stop k3s.service 2>/dev/null || true\nif [ -d {db} ]; then mv {db} {to}; fi\n")
 }
 
+/// Wait for the server's Node Ready and a voting etcd member (not planned in a dry run
+/// without the API).
+async fn wait_ready(ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<Option<Step>> {
+    match cluster_api::client(ctx).await {
+        Ok(kube) => Ok(Some(Step::api(Arc::new(WaitNodeReady::new(
+            kube,
+            host.name(),
+            true,
+        ))))),
+        Err(e) if ctx.dry_run => {
+            ctx.note(format!("{}: Node Ready not planned ({e:#})", host.name()));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn start_step() -> Step {
     Step::exec_timeout(
         "start k3s.service",
@@ -136,15 +153,7 @@ impl Phase for ResetFirst {
                 LOCAL_API_WAIT_SECS + 10,
             ),
         ];
-        match cluster_api::client(ctx).await {
-            Ok(kube) => steps.push(Step::api(Arc::new(WaitNodeReady::new(
-                kube,
-                host.name(),
-                true,
-            )))),
-            Err(e) if ctx.dry_run => ctx.note(format!("Node Ready not planned ({e:#})")),
-            Err(e) => return Err(e),
-        }
+        steps.extend(wait_ready(ctx, host).await?);
         Ok(steps)
     }
 }
@@ -171,15 +180,7 @@ impl Phase for RejoinServers {
             ),
             start_step(),
         ];
-        match cluster_api::client(ctx).await {
-            Ok(kube) => steps.push(Step::api(Arc::new(WaitNodeReady::new(
-                kube,
-                host.name(),
-                true,
-            )))),
-            Err(e) if ctx.dry_run => ctx.note(format!("Node Ready not planned ({e:#})")),
-            Err(e) => return Err(e),
-        }
+        steps.extend(wait_ready(ctx, host).await?);
         Ok(steps)
     }
 }
