@@ -18,6 +18,7 @@ use crate::component::{Action, HostSet, RemoteHost, RunCtx, Step};
 use crate::config::net::Ipv4Net;
 use crate::config::path::FieldPath;
 use crate::config::{K3sConfig, StackConfig};
+use crate::host::systemd::{self, UnitState};
 use crate::ssh::quote::quote;
 use crate::ssh::{Cmd, Remote};
 use anyhow::{anyhow, Context};
@@ -31,16 +32,28 @@ const UNKNOWN_TOKEN: &str = "not-known-yet";
 pub struct Probed {
     pub files: HashMap<String, Option<FileState>>,
     pub missing_dirs: Vec<String>,
+    /// The state of `unit`, when asked for (the start phase then needs no round trip of its own).
+    pub unit: Option<UnitState>,
 }
 
-/// One read-only round trip: every path's hash and which directories are missing.
-pub async fn probe(remote: &dyn Remote, paths: &[&str], dirs: &[&str]) -> anyhow::Result<Probed> {
+/// One read-only round trip: every path's hash, which directories are missing and, with
+/// `unit`, that systemd unit's state.
+pub async fn probe(
+    remote: &dyn Remote,
+    paths: &[&str],
+    dirs: &[&str],
+    unit: Option<&str>,
+) -> anyhow::Result<Probed> {
     let mut script = files::probe_script(paths);
     for d in dirs {
         script.push_str(&format!(
             "[ -d {q} ] || echo 'missing-dir {d}'\n",
             q = quote(d)
         ));
+    }
+    if let Some(u) = unit {
+        script.push_str(&systemd::probe_script(u));
+        script.push('\n');
     }
     script.push_str(":\n");
     let out = remote
@@ -55,6 +68,7 @@ pub async fn probe(remote: &dyn Remote, paths: &[&str], dirs: &[&str]) -> anyhow
             .filter_map(|l| l.strip_prefix("missing-dir "))
             .map(String::from)
             .collect(),
+        unit: unit.map(|_| systemd::parse_probe(&out.stdout)),
     })
 }
 
@@ -255,7 +269,11 @@ impl crate::component::Phase for FilesAndBinary {
             paths.push(ip);
             dirs.push(install::IMAGES_DIR);
         }
-        let p = probe(host.remote.as_ref(), &paths, &dirs).await?;
+        let unit = format!("{}.service", install::unit_name(server));
+        let p = probe(host.remote.as_ref(), &paths, &dirs, Some(&unit)).await?;
+        if let Some(st) = &p.unit {
+            self.shared.set_unit_state(host.name(), st.clone());
+        }
         let mut steps: Vec<Step> = mkdir_step(&p.missing_dirs).into_iter().collect();
         steps.extend(file_steps(host.remote.as_ref(), &p, &want).await?);
         let seen = ctx

@@ -36,6 +36,8 @@ pub struct Shared {
     k3s_yaml: Mutex<Option<String>>,
     /// The first server was (re)started in this run: the VIP check waits instead of asking once.
     first_started: Mutex<bool>,
+    /// Each host's K3s unit as the files phase's probe saw it (read by the start phases).
+    unit_states: Mutex<BTreeMap<String, systemd::UnitState>>,
     /// Running nodes at another K3s version: their binary waits for their start phase.
     upgrades: Mutex<BTreeMap<String, upgrade::Pending>>,
 }
@@ -52,6 +54,12 @@ impl Shared {
     }
     pub fn k3s_yaml(&self) -> Option<String> {
         lock(&self.k3s_yaml).clone()
+    }
+    pub fn set_unit_state(&self, host: &str, st: systemd::UnitState) {
+        lock(&self.unit_states).insert(host.to_string(), st);
+    }
+    pub fn unit_state(&self, host: &str) -> Option<systemd::UnitState> {
+        lock(&self.unit_states).get(host).cloned()
     }
     pub fn set_upgrade(&self, host: &str, p: upgrade::Pending) {
         lock(&self.upgrades).insert(host.to_string(), p);

@@ -161,20 +161,32 @@ impl Phase for Start {
                 .unwrap_or_default();
             let manifests = kube_vip::files(&ctx.stack, &ifaces).map_err(|e| anyhow!(e))?;
             let paths: Vec<&str> = manifests.iter().map(|f| f.path.as_str()).collect();
-            let p = probe(host.remote.as_ref(), &paths, &[kube_vip::MANIFESTS_DIR]).await?;
+            let p = probe(
+                host.remote.as_ref(),
+                &paths,
+                &[kube_vip::MANIFESTS_DIR],
+                None,
+            )
+            .await?;
             steps.extend(mkdir_step(&p.missing_dirs));
             steps.extend(file_steps(host.remote.as_ref(), &p, &manifests).await?);
         }
-        let out = host
-            .remote
-            .exec(
-                &Cmd::read(systemd::probe_script(&format!("{unit}.service")))
-                    .sudo()
-                    .label("k3s unit state"),
-            )
-            .await?
-            .check("k3s unit state")?;
-        let st = systemd::parse_probe(&out.stdout);
+        // Read with the files phase's probe of this run; asked here only when that did not run.
+        let st = match self.shared.unit_state(host.name()) {
+            Some(st) => st,
+            None => {
+                let out = host
+                    .remote
+                    .exec(
+                        &Cmd::read(systemd::probe_script(&format!("{unit}.service")))
+                            .sudo()
+                            .label("k3s unit state"),
+                    )
+                    .await?
+                    .check("k3s unit state")?;
+                systemd::parse_probe(&out.stdout)
+            }
+        };
         let pending = self.shared.upgrade(host.name());
         // New kube-vip manifests are picked up by a running server: no restart for them.
         let d = match &pending {
