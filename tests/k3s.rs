@@ -226,6 +226,16 @@ fn a_failure_mid_join_stops_the_run_and_a_rerun_completes() {
     // Preflight: something already answers on the VIP before the first install (here: this
     // machine holds it): refused, read-only, naming the VIP and the fix.
     support::bed_sh(&["vip-up", "6"]).unwrap();
+    // stack validate --check-hosts runs the same K3s preflight, read-only.
+    let checked = foundry(&sb, &["stack", "validate", "--check-hosts"]);
+    assert_eq!(checked.code, 4, "{checked}");
+    assert!(
+        checked
+            .stdout
+            .contains(&format!("VIP: {} already answers", k3s.vip)),
+        "{checked}"
+    );
+    assert_eq!(sb.newest_log_counts().exec_mutating, 0);
     let taken = foundry(&sb, &["stack", "install", "--yes"]);
     support::bed_sh(&["vip-down", "6"]).unwrap();
     // The hosts' ARP caches still hold the address as REACHABLE for ~30 s (which the preflight

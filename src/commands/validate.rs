@@ -3,7 +3,9 @@
 //! 3 (Config) otherwise.
 
 use crate::cli::{GlobalOpts, OutputFormat};
+use crate::component::k3s::phases::preflight::Preflight;
 use crate::component::k3s::roles::{self, ClusterNode};
+use crate::component::Phase;
 use crate::config::check::check;
 use crate::config::load::ConfigError;
 use crate::config::validate::{Finding, Severity};
@@ -116,19 +118,37 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
 }
 
 /// `--check-hosts`: connect to every host (in parallel, `ssh.parallel` at a time), gather facts,
-/// and check that privileged commands work. One line per host; exit 4 if any host fails.
+/// check that privileged commands work, and run the K3s preflight on the cluster hosts. One line per host; exit 4 if any host fails.
 async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<Vec<serde_json::Value>> {
     let setup = super::common::setup(g, super::common::RunKind::read("stack-validate")).await?;
     let run = setup.ctx.clone();
+    // With K3s on, the cluster hosts also get the K3s preflight checks (one probe per host,
+    // shared by all: the same rules `stack plan` and the install apply).
+    let k3s_on = run.stack.components.k3s.as_ref().is_some_and(|k| k.enabled);
+    let preflight = std::sync::Arc::new(Preflight::default());
     let mut tasks = Vec::new();
     for h in run.stack.hosts.clone() {
         let run = run.clone();
+        let preflight = preflight.clone();
         tasks.push(tokio::spawn(async move {
             let r = match run.host(&h).await {
-                Ok(host) if host.facts.sudo_ok => Ok(format!(
-                    "{} {} ({}), {}",
-                    host.facts.os_pretty, host.facts.arch, host.facts.init, host.facts.user
-                )),
+                Ok(host) if host.facts.sudo_ok => {
+                    let k3s = if k3s_on && roles::role_of(&run.stack, &h.hostname).is_some() {
+                        preflight
+                            .plan_host(&run, &host)
+                            .await
+                            .map(|_| ", K3s preflight ok")
+                    } else {
+                        Ok("")
+                    };
+                    match k3s {
+                        Ok(k) => Ok(format!(
+                            "{} {} ({}), {}{k}",
+                            host.facts.os_pretty, host.facts.arch, host.facts.init, host.facts.user
+                        )),
+                        Err(e) => Err(format!("{e:#}")),
+                    }
+                }
                 Ok(host) => Err(format!(
                     "connected as {}, but privileged commands fail (sudo)",
                     host.facts.user
