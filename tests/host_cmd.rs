@@ -265,7 +265,10 @@ fn host_add_bootstrap_password_installs_a_key_that_works_alone() {
     let h = bed().host("ht-carol");
     let sb = Sandbox::new();
     sb.trust(&h);
-    let cfg = stack(&sb, "connect_timeout: 5", &[]);
+    // sshd answers a wrong password only after PAM's failure delay (2 s on Debian), and with
+    // every other test of the suite running on 2 cores that took over 5 s once in CI: the
+    // bound is for hosts that hang, not for a slow "no".
+    let cfg = stack(&sb, "connect_timeout: 20", &[]);
 
     // --yes without a value: a usage error, nothing changed.
     let r = sb.foundry(&[
