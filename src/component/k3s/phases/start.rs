@@ -213,49 +213,50 @@ impl Phase for Start {
             None
         };
         let node = host.name().to_string();
+        let version = ctx
+            .stack
+            .components
+            .k3s
+            .as_ref()
+            .map(|k| k.version.clone())
+            .unwrap_or_default();
         let mut after = Vec::new();
-        if let (Some(p), Some(kube)) = (&pending, &kube) {
-            let version = ctx
-                .stack
-                .components
-                .k3s
-                .as_ref()
-                .map(|k| k.version.clone())
-                .unwrap_or_default();
+        if let Some(kube) = &kube {
+            // One read of the Node: an upgrade's cordon/drain/uncordon, or, for a start after a
+            // failed upgrade (new binary, service down), lifting the cordon that run left.
+            let live = kube.get_opt::<Node>(None, &node).await?;
+            let state = upgrade::NodeState::of(live.as_ref());
             let opts = ctx
                 .outputs
                 .get::<upgrade::UpgradeOptions>()
                 .unwrap_or_default();
-            let live = kube.get_opt::<Node>(None, &node).await?;
-            let count = kube.list::<Node>(None, &Selector::all()).await?.len();
-            let a = upgrade::around(upgrade::NodeState::of(live.as_ref()), &opts, count);
-            ctx.note(format!("{node}: K3s {} → {version}", p.from));
-            if a.cordon {
+            let around = match &pending {
+                Some(p) => {
+                    ctx.note(format!("{node}: K3s {} → {version}", p.from));
+                    let count = kube.list::<Node>(None, &Selector::all()).await?.len();
+                    upgrade::around(state, &opts, count)
+                }
+                None => upgrade::Around {
+                    cordon: false,
+                    drain: false,
+                    uncordon: state.cordoned_by_foundry,
+                },
+            };
+            if around.cordon {
                 steps.push(Step::api(Arc::new(upgrade::Cordon {
                     kube: kube.clone(),
                     node: node.clone(),
                     version: version.clone(),
                 })));
             }
-            if a.drain {
+            if around.drain {
                 steps.push(Step::api(Arc::new(upgrade::Drain {
                     kube: kube.clone(),
                     node: node.clone(),
                     opts,
                 })));
             }
-            if a.uncordon {
-                after.push(Step::api(Arc::new(upgrade::Uncordon {
-                    kube: kube.clone(),
-                    node: node.clone(),
-                })));
-            }
-        }
-        if let (None, Some(kube)) = (&pending, &kube) {
-            // A start after a failed upgrade (new binary, service down): the cordon that run
-            // left is foundry's to lift once the node is back.
-            let live = kube.get_opt::<Node>(None, &node).await?;
-            if upgrade::NodeState::of(live.as_ref()).cordoned_by_foundry {
+            if around.uncordon {
                 after.push(Step::api(Arc::new(upgrade::Uncordon {
                     kube: kube.clone(),
                     node: node.clone(),
@@ -282,9 +283,7 @@ impl Phase for Start {
         if let Some(kube) = kube {
             let mut wait = WaitNodeReady::new(kube, &node, server);
             if pending.is_some() {
-                if let Some(k) = ctx.stack.components.k3s.as_ref() {
-                    wait = wait.at_version(&k.version);
-                }
+                wait = wait.at_version(&version);
             }
             steps.push(Step::api(Arc::new(wait)));
         }
