@@ -258,13 +258,7 @@ async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {
                 &crate::config::roles_text(roles),
             )?;
         }
-        let mode = {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(g.config_path())
-                .map(|m| m.permissions().mode() & 0o7777)
-                .unwrap_or(0o600)
-        };
-        crate::config::edit::write_atomic(&g.config_path(), text.as_bytes(), mode, true)?;
+        crate::config::edit::save_edited(&g.config_path(), &text)?;
         for (i, roles) in &role_edits {
             println!(
                 "hosts[{i}].roles set to {} in {file}",

@@ -102,14 +102,10 @@ pub async fn upgrade(g: &GlobalOpts, a: &UpgradeArgs) -> anyhow::Result<i32> {
 
 /// Pin the version in stack.yaml, comments and the rest kept byte for byte.
 fn pin_version(g: &GlobalOpts, v: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let file = g.config_path();
     let source = std::fs::read_to_string(&file)?;
     let new = crate::config::edit::set_value(&source, "components.k3s.version", v)?;
-    let mode = std::fs::metadata(&file)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o600);
-    crate::config::edit::write_atomic(&file, new.as_bytes(), mode, true)?;
+    crate::config::edit::save_edited(&file, &new)?;
     Ok(())
 }
 

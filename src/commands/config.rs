@@ -1,7 +1,7 @@
 //! `foundry config init|show|get|set`.
 
 use crate::cli::{ConfigCmd, ConfigInitArgs, GlobalOpts, OutputFormat};
-use crate::config::edit::{set_value, value_at, write_atomic};
+use crate::config::edit::{save_edited, set_value, value_at, write_atomic};
 use crate::config::init::{parse_host, render, InitValues};
 use crate::config::load::{load_cli, load_str, ConfigError};
 use crate::config::mask::mask_source;
@@ -14,7 +14,6 @@ use crate::secrets::resolve::{mask_config, should_mask};
 use anyhow::{Context, Result};
 use serde_yaml::Value;
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 pub async fn run(g: &GlobalOpts, cmd: ConfigCmd) -> Result<i32> {
@@ -298,11 +297,7 @@ fn set(g: &GlobalOpts, path: &str, value: &str) -> Result<i32> {
             format!("refusing to set {path}: the file {before}: {e}"),
         )
     })?;
-    let mode = std::fs::metadata(&file)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o600);
-    write_atomic(&file, new.as_bytes(), mode, true)
-        .with_context(|| format!("cannot write {}", file.display()))?;
+    save_edited(&file, &new).with_context(|| format!("cannot write {}", file.display()))?;
     println!(
         "set {path} in {} (previous version: {}.bak)",
         file.display(),

@@ -34,11 +34,7 @@ fn load_config(path: &Path) -> anyhow::Result<StackConfig> {
 
 /// Replace stack.yaml with an edited text: atomic, mode kept, previous file kept as `.bak`.
 fn save_text(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o600);
-    crate::config::edit::write_atomic(path, text.as_bytes(), mode, true)
+    crate::config::edit::save_edited(path, text)
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -14,4 +14,4 @@ pub use hosts::{append_host, remove_host};
 pub use render::{render_input, yaml_string};
 pub use set::set_value;
 pub use value::{value_at, ValueMiss};
-pub use write::write_atomic;
+pub use write::{save_edited, write_atomic};

@@ -5,6 +5,15 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Replace stack.yaml (or another kept file) with an edited text: atomic, its permission bits
+/// kept (0600 for a new file), the previous file kept as `PATH.bak`.
+pub fn save_edited(path: &Path, text: &str) -> io::Result<()> {
+    let mode = fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o600);
+    write_atomic(path, text.as_bytes(), mode, true)
+}
+
 /// Replace `path` with `content` atomically (readers see the old or the new file, never half of
 /// one), with permission bits `mode`. A missing parent directory is created with mode 0700. With
 /// `backup`, the previous file (if any) is first copied to `PATH.bak`.
