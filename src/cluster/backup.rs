@@ -136,6 +136,66 @@ pub fn store(dir: &Path, taken: &Taken, data: &[u8], token: &str) -> anyhow::Res
     })
 }
 
+/// A backup as `cluster restore` reads it back: the snapshot (checked against its `.sha256`)
+/// and the server token kept beside it.
+#[derive(Debug)]
+pub struct BackupFiles {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub token: String,
+    pub token_file: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A file is missing or unreadable, or the name is not one a backup writes.
+    #[error("{0}")]
+    Missing(String),
+    /// The snapshot does not match its checksum.
+    #[error("{0}")]
+    Damaged(String),
+}
+
+pub fn read_backup(file: &Path) -> Result<BackupFiles, ReadError> {
+    use ReadError::{Damaged, Missing};
+    let bytes =
+        std::fs::read(file).map_err(|e| Missing(format!("reading {}: {e}", file.display())))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| check_file_name(n).is_ok())
+        .ok_or_else(|| {
+            Missing(format!(
+                "{}: not a snapshot file name foundry wrote",
+                file.display()
+            ))
+        })?;
+    let sums = file.with_file_name(format!("{name}.sha256"));
+    let want = std::fs::read_to_string(&sums).map_err(|e| {
+        Missing(format!(
+            "reading {}: {e} (a backup keeps it next to the snapshot)",
+            sums.display()
+        ))
+    })?;
+    let have = hex::encode(Sha256::digest(&bytes));
+    if want.split_whitespace().next() != Some(have.as_str()) {
+        return Err(Damaged(format!("{} does not match {} (sha256 {have}): the snapshot is damaged or not the one backed up; nothing was changed", file.display(), sums.display())));
+    }
+    let token_file = file.with_file_name(format!("{name}.token"));
+    let token = std::fs::read_to_string(&token_file).map_err(|e| {
+        Missing(format!(
+            "reading {}: {e} (a backup keeps the server token next to the snapshot)",
+            token_file.display()
+        ))
+    })?;
+    Ok(BackupFiles {
+        name,
+        bytes,
+        token: token.trim().to_string(),
+        token_file,
+    })
+}
+
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
@@ -209,5 +269,22 @@ mod tests {
             std::fs::read_to_string(&w.checksum).unwrap(),
             format!("{}  n-node-1-17\n", good.sha256)
         );
+        // What a restore reads back: the same bytes and token; a node name with dots is fine.
+        let back = read_backup(&w.snapshot).unwrap();
+        assert_eq!(
+            (back.bytes.as_slice(), back.token.as_str()),
+            (&data[..], "tok")
+        );
+        let dotted = Taken {
+            path: "/x/n-node-1.lab-17".into(),
+            ..good.clone()
+        };
+        let w2 = store(&dir, &dotted, data, "tok").unwrap();
+        assert_eq!(read_backup(&w2.snapshot).unwrap().name, "n-node-1.lab-17");
+        std::fs::write(&w2.snapshot, b"other").unwrap();
+        assert!(matches!(
+            read_backup(&w2.snapshot),
+            Err(ReadError::Damaged(_))
+        ));
     }
 }

@@ -126,43 +126,19 @@ pub async fn backup(g: &GlobalOpts, name: Option<String>) -> anyhow::Result<i32>
 /// `.token` against OpenBao's server token (K3s cannot read a datastore encrypted with another
 /// token), a typed confirmation, then `component::k3s::phases::restore`.
 pub async fn restore(g: &GlobalOpts, file: &std::path::Path, dry_run: bool) -> anyhow::Result<i32> {
-    use sha2::{Digest, Sha256};
     let t0 = std::time::Instant::now();
-    let usage = |m: String| fail(ExitClass::Usage, m);
-    let bytes =
-        std::fs::read(file).map_err(|e| usage(format!("reading {}: {e}", file.display())))?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| backup::check_name(n).is_ok())
-        .ok_or_else(|| {
-            usage(format!(
-                "{}: not a snapshot file name foundry wrote (lowercase letters, digits, '-')",
-                file.display()
-            ))
-        })?;
-    let sums = file.with_file_name(format!("{name}.sha256"));
-    let want = std::fs::read_to_string(&sums).map_err(|e| {
-        usage(format!(
-            "reading {}: {e} (a backup keeps it next to the snapshot)",
-            sums.display()
-        ))
+    let backup::BackupFiles {
+        name,
+        bytes,
+        token: kept,
+        token_file,
+    } = backup::read_backup(file).map_err(|e| {
+        let class = match e {
+            backup::ReadError::Missing(_) => ExitClass::Usage,
+            backup::ReadError::Damaged(_) => ExitClass::Config,
+        };
+        fail(class, e.to_string())
     })?;
-    let have = hex::encode(Sha256::digest(&bytes));
-    if want.split_whitespace().next() != Some(have.as_str()) {
-        return Err(fail(
-            ExitClass::Config,
-            format!("{} does not match {} (sha256 {have}): the snapshot is damaged or not the one backed up; nothing was changed", file.display(), sums.display()),
-        ));
-    }
-    let token_file = file.with_file_name(format!("{name}.token"));
-    let kept = std::fs::read_to_string(&token_file).map_err(|e| {
-        usage(format!(
-            "reading {}: {e} (a backup keeps the server token next to the snapshot)",
-            token_file.display()
-        ))
-    })?;
-    let kept = kept.trim().to_string();
     redact::register(&kept);
     let setup = common::setup(
         g,
