@@ -556,6 +556,43 @@ fn parallel_commands_share_one_connection_and_the_pool_connects_once() {
         );
         pool.close_all().await;
 
+        // A hardened sshd allows fewer sessions than we open at once: the refused opens wait
+        // for a free slot instead of failing the command (sshd answers "connect failed").
+        h.ssh_ok(
+            "echo 'MaxSessions 2' >> /etc/ssh/sshd_config && (systemctl reload ssh || systemctl reload sshd)",
+        );
+        let tight = Pool::new(s.opts(), s.log.clone(), 4);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..6)
+            .map(|i| {
+                let (pool, t) = (tight.clone(), t.clone());
+                tokio::spawn(async move {
+                    let sess = pool.get(&t).await.unwrap();
+                    sess.exec(&Cmd::read(format!("sleep 1; echo {i}")))
+                        .await
+                        .unwrap()
+                        .check("probe")
+                        .unwrap()
+                        .stdout
+                })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for t in tasks {
+            got.push(t.await.unwrap().trim().to_string());
+        }
+        got.sort();
+        assert_eq!(got, ["0", "1", "2", "3", "4", "5"]);
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(3),
+            "6 × 1 s under MaxSessions 2 took {took:?}: the limit was not in force"
+        );
+        tight.close_all().await;
+        h.ssh_ok(
+            "sed -i '/^MaxSessions 2$/d' /etc/ssh/sshd_config && (systemctl reload ssh || systemctl reload sshd)",
+        );
+
         // A failed connect is remembered for the run: the second caller gets it at once.
         let mut dead = target(&h, "root");
         dead.name = "dead".into();

@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 /// OpenSSH's default MaxSessions is 10; stay under it so parallel callers wait instead of
 /// having channel opens refused.
 const MAX_CHANNELS: usize = 8;
+/// How long a refused session is retried (see `open_channel`): with other commands of ours
+/// running on the connection, and with none.
+const OPEN_RETRY_BUSY: Duration = Duration::from_secs(600);
+const OPEN_RETRY_IDLE: Duration = Duration::from_secs(3);
 /// A long run must survive idle stretches (a slow image pull on another host, say).
 const KEEPALIVE: Duration = Duration::from_secs(15);
 const KEEPALIVE_MAX: usize = 4;
@@ -235,18 +239,49 @@ impl Session {
         Ok(raw)
     }
 
+    /// Open a session channel, retrying a refusal. sshd answers "connect failed" when a new
+    /// session would pass its MaxSessions: a hardened server may allow fewer than our
+    /// `MAX_CHANNELS`, and even under the default 10 sshd frees a finished session only in the
+    /// loop iteration after our CLOSE, so commands that end together and new ones that start at
+    /// once can briefly count twice. While another command of ours runs on this connection a
+    /// slot will come free, so we keep trying (bounded by `OPEN_RETRY_BUSY`); with none running
+    /// the refusal is the server's answer after `OPEN_RETRY_IDLE`. Nothing ran on a refused
+    /// channel, so a retry is safe.
+    async fn open_channel(&self) -> Result<russh::Channel<russh::client::Msg>, RunError> {
+        let start = Instant::now();
+        let mut wait = Duration::from_millis(20);
+        loop {
+            let why = match self.inner.handle.channel_open_session().await {
+                Ok(ch) => return Ok(ch),
+                Err(russh::Error::ChannelOpenFailure(why)) => why,
+                Err(e) => return Err(RunError::Lost(e.to_string())),
+            };
+            // Our own permit is one of the taken ones.
+            let others_running = self.inner.channels.available_permits() + 1 < MAX_CHANNELS;
+            let limit = if others_running {
+                OPEN_RETRY_BUSY
+            } else {
+                OPEN_RETRY_IDLE
+            };
+            if start.elapsed() >= limit {
+                return Err(RunError::Refused(format!("{why:?}")));
+            }
+            tracing::debug!(
+                "{}: session refused ({why:?}); retrying in {wait:?}",
+                self.inner.target.name
+            );
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_millis(250));
+        }
+    }
+
     async fn run_channel(
         &self,
         w: &cmd::Wire,
         limit: Option<Duration>,
         on_line: LineSink<'_>,
     ) -> Result<RawOutput, RunError> {
-        let ch = self
-            .inner
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| RunError::Lost(e.to_string()))?;
+        let ch = self.open_channel().await?;
         ch.exec(true, w.line.as_bytes())
             .await
             .map_err(|e| RunError::Lost(e.to_string()))?;
@@ -281,6 +316,8 @@ impl Session {
 enum RunError {
     Timeout,
     Lost(String),
+    /// The server would not open a session channel (its reason, e.g. `ConnectFailed`).
+    Refused(String),
     NoStatus,
 }
 
@@ -295,6 +332,11 @@ impl RunError {
             }
             RunError::Lost(e) => format!(
                 "{}: connection lost while running `{label}`: {e}",
+                t.label()
+            ),
+            RunError::Refused(why) => format!(
+                "{}: the server refused a session for `{label}` ({why}) and kept refusing; \
+                 check MaxSessions in its sshd_config",
                 t.label()
             ),
             RunError::NoStatus => format!(
