@@ -48,6 +48,13 @@ pub struct GlobalOpts {
 }
 
 impl GlobalOpts {
+    /// A warning for the person at the terminal: on stderr, hidden by `-q`.
+    pub fn warn(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("warning: {msg}");
+        }
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.config
             .clone()
@@ -100,7 +107,7 @@ pub enum Command {
 pub enum StackCmd {
     /// Check stack.yaml: syntax, schema, and consistency
     Validate {
-        /// Also connect to every host
+        /// Also connect to every host (read-only): SSH, sudo, facts, and the K3s preflight on cluster hosts
         #[arg(long)]
         check_hosts: bool,
     },
@@ -122,8 +129,12 @@ pub enum StackCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ComponentCmd {
-    /// All components: dependencies, target roles, where installed
-    List,
+    /// The components: what each is, its dependencies and hosts (no stack file: all foundry can install)
+    List {
+        /// Also ask every host whether it is installed there (connects; read-only)
+        #[arg(long)]
+        status: bool,
+    },
     /// Status of one component on its hosts
     Status {
         /// Component name (see `foundry component list`)
@@ -289,6 +300,9 @@ pub enum SecretCmd {
         /// Where to write: openbao (default when reachable) or file (~/.foundryvars)
         #[arg(long)]
         backend: Option<String>,
+        /// Replace a value that already exists (whatever uses the old one stops working)
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -30,6 +30,38 @@ impl ExitClass {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// A stable word for programs (`-o json` error objects).
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitClass::General => "error",
+            ExitClass::Usage => "usage",
+            ExitClass::Config => "config",
+            ExitClass::Connection => "connection",
+            ExitClass::StepFailed => "step-failed",
+            ExitClass::Partial => "partial",
+            ExitClass::Unhealthy => "unhealthy",
+            ExitClass::Locked => "locked",
+            ExitClass::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The error object `-o json` / `-o yaml` print on stdout when a command fails:
+/// `{"error": {"class", "exit_code", "message", "details"}}`. `message` is the first line of
+/// the shown text; `details` the rest (one per finding of an invalid stack.yaml, say).
+pub fn error_object(class: ExitClass, shown: &str) -> serde_json::Value {
+    let mut lines = shown.lines();
+    let message = lines.next().unwrap_or_default();
+    let details: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    serde_json::json!({
+        "error": {
+            "class": class.name(),
+            "exit_code": class.code(),
+            "message": message,
+            "details": details,
+        }
+    })
 }
 
 /// A failure with a class. Its message is shown to the user as-is, so it must never contain a

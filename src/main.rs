@@ -1,5 +1,6 @@
 use clap::Parser;
-use foundry::{cli::Cli, error};
+use foundry::cli::{Cli, OutputFormat};
+use foundry::error;
 
 fn main() {
     let cli = Cli::parse();
@@ -8,13 +9,24 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    let output = cli.global.output;
     let result = rt.block_on(foundry::commands::dispatch(cli));
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
             let class = error::class_of(&err);
             // {:#} prints the context chain on one line; scrub in case user data slipped in.
-            eprintln!("error: {}", foundry::redact::scrub(&format!("{err:#}")));
+            let shown = foundry::redact::scrub(&format!("{err:#}"));
+            eprintln!("error: {shown}");
+            // A program asked for JSON/YAML: it gets the failure on stdout in that form too.
+            let obj = error::error_object(class, &shown);
+            match output {
+                OutputFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default())
+                }
+                OutputFormat::Yaml => print!("{}", serde_yaml::to_string(&obj).unwrap_or_default()),
+                OutputFormat::Table => {}
+            }
             std::process::exit(class.code());
         }
     }

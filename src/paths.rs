@@ -2,7 +2,7 @@
 //! `FOUNDRY_HOME` (default `~/.foundry`) and `HOME`, so tests isolate themselves by setting
 //! `HOME` to a temporary directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub fn home() -> PathBuf {
     std::env::var_os("HOME")
@@ -48,6 +48,16 @@ pub fn keys_dir() -> PathBuf {
 /// One log file per run.
 pub fn logs_dir() -> PathBuf {
     foundry_home().join("logs")
+}
+
+/// Create `dir` and its missing parents 0700 (foundry's folders hold keys, tokens, kubeconfigs
+/// and logs: nobody else on the machine reads them). An existing folder is left as it is.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Expand a leading `~/` against `HOME`.

@@ -624,3 +624,225 @@ fn uninstall_without_yes_and_without_a_terminal_is_refused() {
         "a run started before the refusal"
     );
 }
+
+/// The example with host N at `localhost` port N: connecting is refused at once, and each
+/// address draws the "is a DNS name" warning.
+fn unreachable_example() -> String {
+    let mut text = EXAMPLE.to_string();
+    for n in 1..=3 {
+        let from = format!("address: 192.168.10.1{n}\n");
+        assert!(text.contains(&from));
+        text = text.replace(&from, &format!("address: localhost\n    port: {n}\n"));
+    }
+    text
+}
+
+fn mode_of(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Issue 13 item 10: `component list` needs no stack file (it lists what foundry can install),
+/// with one it reads the file alone (no run log: nothing was contacted), and `--status` names
+/// each unreachable host with its cause once, exit 4. What foundry creates under ~/.foundry is
+/// 0700 (folders) and 0600 (the log).
+#[test]
+fn component_list_needs_no_stack_and_contacts_hosts_only_with_status() {
+    let e = Env::new();
+    let o = e.run(&["component", "list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    for name in [
+        "host-prep",
+        "openbao",
+        "zot",
+        "storage",
+        "k3s",
+        "contour",
+        "cert-manager",
+    ] {
+        assert!(stdout(&o).contains(name), "{name} missing:\n{}", out(&o));
+    }
+    assert!(stdout(&o).contains("kube-vip"), "{}", out(&o));
+    assert!(
+        !e.home().join(".foundry").exists(),
+        "a listing created ~/.foundry"
+    );
+
+    let cfg = e.stack("stack.yaml", &unreachable_example());
+    let cfg = cfg.to_str().unwrap();
+    let o = e.run(&["--config", cfg, "-o", "json", "component", "list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let k3s = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "k3s")
+        .unwrap();
+    assert_eq!(
+        k3s["hosts"],
+        serde_json::json!(["node-1", "node-2", "node-3"])
+    );
+    assert!(
+        !e.home().join(".foundry/logs").exists(),
+        "component list without --status wrote a run log"
+    );
+
+    let o = e.run(&["--config", cfg, "component", "list", "--status"]);
+    assert_eq!(o.status.code(), Some(4), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    for n in 1..=3 {
+        let line = format!("status unknown: node-{n} (localhost:{n})");
+        assert_eq!(err.matches(&line).count(), 1, "{line} not once:\n{err}");
+    }
+    assert!(err.contains("refused"), "{err}");
+    assert!(!stdout(&o).contains("?node"), "{}", out(&o));
+    assert!(stdout(&o).contains("unknown: node-1"), "{}", out(&o));
+    let foundry = e.home().join(".foundry");
+    let logs = foundry.join("logs");
+    assert_eq!(mode_of(&foundry), 0o700);
+    assert_eq!(mode_of(&logs), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(mode_of(&files[0]), 0o600);
+    let log = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        log.contains("\"kind\":\"connect\"") && log.contains("\"event\":\"start\""),
+        "{log}"
+    );
+}
+
+/// Issue 13 item 10: with `-o json` a failure is also a JSON object on stdout (class, exit
+/// code, message, details), and the exit code is the same as without it.
+#[test]
+fn a_failure_under_o_json_is_a_json_object_on_stdout() {
+    let e = Env::new();
+    let missing = e.home().join("nope.yaml");
+    let o = e.run(&[
+        "--config",
+        missing.to_str().unwrap(),
+        "-o",
+        "json",
+        "stack",
+        "plan",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON object");
+    assert_eq!(doc["error"]["class"], "config");
+    assert_eq!(doc["error"]["exit_code"], 3);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no stack file"),
+        "{doc}"
+    );
+
+    // An invalid file: one detail per finding, each with its location.
+    let bad = EXAMPLE.replacen("hostname: node-2", "hostname: node_2!", 1);
+    let cfg = e.stack("bad.yaml", &bad);
+    let o = e.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
+        "json",
+        "component",
+        "list",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON object");
+    let details = doc["error"]["details"].as_array().unwrap();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.as_str().unwrap().contains("hosts[1].hostname")),
+        "{doc}"
+    );
+    // Without -o json stdout stays empty.
+    let o = e.run(&["--config", cfg.to_str().unwrap(), "component", "list"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(o.stdout.is_empty(), "{}", out(&o));
+}
+
+/// Issue 13 item 10: `secret set` with the value on argv warns (and `-q` hides the warning);
+/// `secret generate` on an existing secret says "exists; use --force", and `--force` replaces.
+#[test]
+fn secret_set_warns_about_argv_and_generate_needs_force_to_replace() {
+    let e = Env::new();
+    let o = e.run(&["secret", "set", "app/db", "password", "hunter2hunter2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("warning: the value came on the command line"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2hunter2"), "{err}");
+    let o = e.run(&[
+        "-q",
+        "secret",
+        "set",
+        "app/db",
+        "password",
+        "hunter2hunter2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(!out(&o).contains("warning"), "{}", out(&o));
+    let o = e.run_with(
+        &["secret", "set", "app/db", "user", "-"],
+        &[],
+        Some("app\n"),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(!out(&o).contains("warning"), "{}", out(&o));
+
+    let vars = e.home().join(".foundryvars");
+    let o = e.run(&["secret", "generate", "app/db", "token"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let first = std::fs::read_to_string(&vars).unwrap();
+    let o = e.run(&["secret", "generate", "app/db", "token"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("exists in") && out(&o).contains("use --force"),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&vars).unwrap(),
+        first,
+        "changed without --force"
+    );
+    let o = e.run(&["secret", "generate", "app/db", "token", "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let second = std::fs::read_to_string(&vars).unwrap();
+    let token = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("app/db:token="))
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(token(&first), token(&second));
+    assert_eq!(second.matches("app/db:token=").count(), 1, "{second}");
+    assert!(
+        second.contains("app/db:password=hunter2hunter2"),
+        "{second}"
+    );
+}
+
+/// Issue 13 item 10: `stack validate --check-hosts` prints the file's warnings once (they were
+/// printed by the report and again when the host run loaded the file), and `-q` hides them.
+#[test]
+fn check_hosts_prints_each_warning_once_and_q_hides_them() {
+    let e = Env::new();
+    let cfg = e.stack("stack.yaml", &unreachable_example());
+    let cfg = cfg.to_str().unwrap();
+    let o = e.run(&["--config", cfg, "stack", "validate", "--check-hosts"]);
+    assert_eq!(o.status.code(), Some(4), "{}", out(&o));
+    let all = out(&o);
+    assert_eq!(all.matches("is a DNS name").count(), 3, "{all}");
+    assert_eq!(all.matches("host node-1: FAILED").count(), 1, "{all}");
+    let o = e.run(&["-q", "--config", cfg, "stack", "validate", "--check-hosts"]);
+    assert_eq!(o.status.code(), Some(4), "{}", out(&o));
+    assert!(!out(&o).contains("is a DNS name"), "{}", out(&o));
+}

@@ -197,11 +197,8 @@ pub fn read_backup(file: &Path) -> Result<BackupFiles, ReadError> {
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    use std::os::unix::fs::PermissionsExt;
+    crate::paths::private_dir(dir)
         .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     Ok(())

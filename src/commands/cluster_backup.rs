@@ -186,7 +186,7 @@ pub async fn restore(g: &GlobalOpts, file: &std::path::Path, dry_run: bool) -> a
     };
     let report = crate::component::engine::run_component(&ctx, recipe, mode).await;
     ctx.close().await;
-    super::stack::finish(g, mode, &[report], &[], t0, setup.log.path())
+    super::stack::finish(g, mode, &[report], &[], t0, setup.log.path().as_deref())
 }
 
 /// A restore replaces the whole cluster state: `--yes`, or the cluster's name typed.

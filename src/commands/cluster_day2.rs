@@ -190,7 +190,7 @@ async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {
         }
     }
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        g.warn(w);
     }
     if g.output == OutputFormat::Table || a.dry_run {
         let verb = if a.dry_run { "would" } else { "will" };
@@ -244,10 +244,10 @@ async fn remove_cmd(g: &GlobalOpts, a: &NodeRemoveArgs) -> anyhow::Result<i32> {
         }
     }
     if let host_part::HostState::Unreachable(why) = &host_state {
-        eprintln!(
-            "warning: {} cannot be reached ({why}): K3s and its data stay on that machine; wipe it (or run `foundry component uninstall k3s --host {}` once it answers) before it boots into the network again",
+        g.warn(&format!(
+            "{} cannot be reached ({why}): K3s and its data stay on that machine; wipe it (or run `foundry component uninstall k3s --host {}` once it answers) before it boots into the network again",
             a.host, a.host
-        );
+        ));
     }
     if !role_edits.is_empty() {
         let mut text = std::fs::read_to_string(g.config_path())?;

@@ -78,7 +78,7 @@ pub async fn upgrade(g: &GlobalOpts, a: &UpgradeArgs) -> anyhow::Result<i32> {
     let report = engine::run_component(&ctx, k3s, mode).await;
     ctx.close().await;
     let ok = !report.failed() && !report.interrupted();
-    let result = stack::finish(g, mode, &[report], &[], t0, setup.log.path());
+    let result = stack::finish(g, mode, &[report], &[], t0, setup.log.path().as_deref());
     match (&a.version, pinned) {
         (Some(v), Some(old)) if *v != old && mode == Mode::Apply => {
             if ok {

@@ -85,5 +85,12 @@ pub async fn add(g: &GlobalOpts, host: &str, dry_run: bool) -> anyhow::Result<i3
         reports.push(engine::run_component(&ctx, c, mode).await);
     }
     ctx.close().await;
-    stack::finish(g, mode, &reports, &not_started, t0, setup.log.path())
+    stack::finish(
+        g,
+        mode,
+        &reports,
+        &not_started,
+        t0,
+        setup.log.path().as_deref(),
+    )
 }

@@ -136,6 +136,11 @@ pub async fn setup_with(
 ) -> anyhow::Result<RunSetup> {
     let mut loaded = load_checked(g)?;
     edit(&mut loaded)?;
+    setup_loaded(g, kind, loaded)
+}
+
+/// [`setup`] for a stack the command has loaded and checked already (its warnings shown once).
+pub fn setup_loaded(g: &GlobalOpts, kind: RunKind<'_>, loaded: Loaded) -> anyhow::Result<RunSetup> {
     for h in kind.hosts {
         if loaded.config.host(h).is_none() {
             let known: Vec<&str> = loaded

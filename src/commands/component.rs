@@ -12,7 +12,7 @@ use std::time::Instant;
 
 pub async fn run(g: &GlobalOpts, cmd: ComponentCmd) -> anyhow::Result<i32> {
     match cmd {
-        ComponentCmd::List => list(g).await,
+        ComponentCmd::List { status } => list(g, status).await,
         ComponentCmd::Status { name, hosts } => status(g, &name, &hosts).await,
         ComponentCmd::Install {
             name,
@@ -40,63 +40,148 @@ pub async fn run(g: &GlobalOpts, cmd: ComponentCmd) -> anyhow::Result<i32> {
     }
 }
 
-/// Name, dependencies, target roles, enabled, and where it is installed (asks the hosts; an
-/// unreachable host shows as `?host`).
-async fn list(g: &GlobalOpts) -> anyhow::Result<i32> {
-    let setup = common::setup(g, RunKind::read("component-list")).await?;
-    let ctx = setup.ctx.clone();
+/// Without a stack file: every component foundry can install. With one: each component's
+/// dependencies, the hosts it targets and whether it is enabled, read from the file alone (no
+/// secret resolved, no host contacted); `--status` also asks the hosts where it is installed,
+/// and names each unreachable host with its cause once.
+async fn list(g: &GlobalOpts, with_status: bool) -> anyhow::Result<i32> {
+    if g.config.is_none() && !g.config_path().exists() {
+        return catalogue(g, with_status);
+    }
+    let loaded = common::load_checked(g)?;
+    let stack = &loaded.config;
+    let comps = registry::ordered(stack)?;
+    let setup = if with_status {
+        Some(common::setup_loaded(
+            g,
+            RunKind::read("component-list"),
+            loaded.clone(),
+        )?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     let mut doc = Vec::new();
-    for c in registry::ordered(&ctx.stack)? {
-        let enabled = c.enabled(&ctx.stack);
-        let mut installed = Vec::new();
-        if enabled {
-            for (host, r) in engine::status(&ctx, c.clone()).await {
-                match r {
-                    Ok(s) if s.installed => installed.push(host),
-                    Ok(_) => {}
-                    Err(_) => installed.push(format!("?{host}")),
+    let mut unreachable: Vec<(String, String)> = Vec::new();
+    for c in comps {
+        let enabled = c.enabled(stack);
+        let hosts: Vec<String> = targets(c.as_ref(), stack)
+            .iter()
+            .map(|h| h.hostname.clone())
+            .collect();
+        let runs_on = if !c.on_hosts() {
+            "API".to_string()
+        } else if hosts.is_empty() {
+            "-".to_string()
+        } else {
+            hosts.join(",")
+        };
+        let mut row = vec![
+            c.name().to_string(),
+            dash_join(c.depends_on()),
+            runs_on,
+            if enabled { "yes" } else { "no" }.into(),
+        ];
+        let mut entry = serde_json::json!({
+            "name": c.name(), "summary": c.summary(), "depends_on": c.depends_on(),
+            "on_hosts": c.on_hosts(), "hosts": hosts, "enabled": enabled,
+        });
+        if let Some(setup) = &setup {
+            let (mut installed, mut unknown) = (Vec::new(), Vec::new());
+            if enabled {
+                for (host, r) in engine::status(&setup.ctx, c.clone()).await {
+                    match r {
+                        Ok(s) if s.installed => installed.push(host),
+                        Ok(_) => {}
+                        Err(e) => {
+                            if !unreachable.iter().any(|(h, _)| *h == host) {
+                                unreachable.push((host.clone(), e));
+                            }
+                            unknown.push(host);
+                        }
+                    }
                 }
             }
+            let mut cell = dash_join(&installed);
+            if !unknown.is_empty() {
+                cell = format!("{cell} (unknown: {})", unknown.join(","));
+            }
+            row.push(cell);
+            entry["installed_on"] = serde_json::json!(installed);
+            entry["unknown_on"] = serde_json::json!(unknown);
         }
-        let roles: Vec<&str> = c.roles().iter().map(|r| r.as_str()).collect();
-        let roles_s = if roles.is_empty() {
-            "all".to_string()
-        } else {
-            roles.join(",")
-        };
-        let n_targets = targets(c.as_ref(), &ctx.stack).len();
+        rows.push(row);
+        doc.push(entry);
+    }
+    if let Some(setup) = &setup {
+        setup.ctx.close().await;
+    }
+    let mut header = vec!["COMPONENT", "DEPENDS ON", "HOSTS", "ENABLED"];
+    if with_status {
+        header.push("INSTALLED ON");
+    }
+    if with_status && g.output != crate::cli::OutputFormat::Table {
+        let errs: Vec<_> = unreachable
+            .iter()
+            .map(|(h, e)| serde_json::json!({"host": h, "error": e}))
+            .collect();
+        let doc = serde_json::json!({"components": doc, "unreachable": errs});
+        output::render(g.output, &header, rows, &doc)?;
+    } else {
+        output::render(g.output, &header, rows, &doc)?;
+    }
+    for (_, e) in &unreachable {
+        eprintln!("status unknown: {e}");
+    }
+    Ok(if unreachable.is_empty() { 0 } else { 4 })
+}
+
+/// No stack file yet: what foundry can install, in install order.
+fn catalogue(g: &GlobalOpts, with_status: bool) -> anyhow::Result<i32> {
+    if with_status {
+        return Err(fail(
+            ExitClass::Config,
+            format!(
+                "--status needs a stack file; none at {} (create one with `foundry config init` or pass --config)",
+                g.config_path().display()
+            ),
+        ));
+    }
+    let mut rows = Vec::new();
+    let mut doc = Vec::new();
+    for c in registry::builtin_ordered()? {
         rows.push(vec![
             c.name().to_string(),
-            if c.depends_on().is_empty() {
-                "-".into()
-            } else {
-                c.depends_on().join(",")
-            },
-            format!("{roles_s} ({n_targets} host(s))"),
-            if enabled { "yes" } else { "no" }.into(),
-            if installed.is_empty() {
-                "-".into()
-            } else {
-                installed.join(",")
-            },
+            dash_join(c.depends_on()),
+            c.summary().to_string(),
         ]);
-        doc.push(serde_json::json!({"name": c.name(), "depends_on": c.depends_on(), "roles": roles, "enabled": enabled, "installed_on": installed}));
+        doc.push(serde_json::json!({"name": c.name(), "depends_on": c.depends_on(), "summary": c.summary()}));
     }
-    ctx.close().await;
     output::render(
         g.output,
-        &[
-            "COMPONENT",
-            "DEPENDS ON",
-            "TARGETS",
-            "ENABLED",
-            "INSTALLED ON",
-        ],
+        &["COMPONENT", "DEPENDS ON", "WHAT IT IS"],
         rows,
         &doc,
     )?;
+    if g.output == crate::cli::OutputFormat::Table && !g.quiet {
+        eprintln!(
+            "(no stack file at {}: these are the components foundry can install; `foundry config init` writes one)",
+            g.config_path().display()
+        );
+    }
     Ok(0)
+}
+
+fn dash_join<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items
+            .iter()
+            .map(|s| s.as_ref())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 async fn status(g: &GlobalOpts, name: &str, hosts: &[String]) -> anyhow::Result<i32> {
@@ -157,7 +242,7 @@ async fn one(
         purge_or_keep(&ctx, c.as_ref(), mode, purge, hosts, &mut report).await;
     }
     ctx.close().await;
-    stack::finish(g, mode, &[report], &[], t0, setup.log.path())
+    stack::finish(g, mode, &[report], &[], t0, setup.log.path().as_deref())
 }
 
 /// After an uninstall: what the component keeps in OpenBao (and its local files) is deleted with

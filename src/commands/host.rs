@@ -163,10 +163,10 @@ async fn add(g: &GlobalOpts, a: HostAddArgs) -> anyhow::Result<i32> {
         .iter()
         .find(|h| h.address == a.address && h.port == a.port.unwrap_or(22))
     {
-        eprintln!(
-            "warning: host {} already uses {}:{}",
+        g.warn(&format!(
+            "host {} already uses {}:{}",
             other.hostname, a.address, other.port
-        );
+        ));
     }
     let mut host = HostConfig {
         hostname: a.name.clone(),

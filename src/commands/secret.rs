@@ -28,7 +28,15 @@ pub async fn run(g: &GlobalOpts, cmd: SecretCmd) -> Result<i32> {
             length,
             alphabet,
             backend,
-        } => generate(g, &path, &key, length, &alphabet, backend.as_deref()).await,
+            force,
+        } => {
+            let how = Generate {
+                length,
+                alphabet: &alphabet,
+                force,
+            };
+            generate(g, &path, &key, how, backend.as_deref()).await
+        }
     }
 }
 
@@ -124,6 +132,10 @@ async fn set(
     let v = if value == "-" {
         read_value_stdin(&r)?
     } else {
+        g.warn(
+            "the value came on the command line, so it is in your shell history and visible \
+             to other users in `ps` while foundry runs; pass `-` to read it from standard input",
+        );
         value.to_string()
     };
     if v.is_empty() {
@@ -287,43 +299,61 @@ pub fn generate_value(chars: &[char], length: usize) -> String {
         .collect()
 }
 
+/// `secret generate`'s choices.
+struct Generate<'a> {
+    length: usize,
+    alphabet: &'a str,
+    /// Replace an existing value.
+    force: bool,
+}
+
 async fn generate(
     g: &GlobalOpts,
     path: &str,
     key: &str,
-    length: usize,
-    alphabet: &str,
+    how: Generate<'_>,
     backend_name: Option<&str>,
 ) -> Result<i32> {
     let r = secret_ref(path, key)?;
     let b = backend(g, backend_name).await?;
+    let length = how.length;
     if !(1..=4096).contains(&length) {
         return Err(fail(ExitClass::Usage, "--length must be from 1 to 4096"));
     }
-    let (chars, name) = alphabet_chars(alphabet)?;
-    // Never overwrite silently: a generated secret may already be in use (a password set on a host).
-    if let Backend::Openbao(st) = &b {
+    let (chars, name) = alphabet_chars(how.alphabet)?;
+    // Never overwrite silently: a generated secret may already be in use (a password set on a
+    // host). OpenBao checks and writes in one check-and-set call.
+    if let (Backend::Openbao(st), false) = (&b, how.force) {
         let place =
-            crate::openbao::secret_cmd::generate(st, &r.path, &r.key, length, alphabet).await?;
+            crate::openbao::secret_cmd::generate(st, &r.path, &r.key, length, how.alphabet).await?;
         println!(
             "generated a {length}-character secret and stored it as {r} (instance {}) in {place}",
             g.instance
         );
         return Ok(0);
     }
-    if file::get(&g.instance, &r.path, &r.key)?.is_some() {
-        return Err(fail(
-            ExitClass::General,
-            format!("{r} already exists in {}; remove its line there first to replace it, or use `foundry secret set`", crate::paths::foundryvars().display()),
+    if !how.force && file::get(&g.instance, &r.path, &r.key)?.is_some() {
+        return Err(exists(
+            &r,
+            &crate::paths::foundryvars().display().to_string(),
         ));
     }
     let v = generate_value(&chars, length);
     redact::register(&v);
     let place = store(g, &b, &r, &v).await?;
     let bits = (length as f64 * (chars.len() as f64).log2()).floor();
-    println!("generated a {length}-character {name} secret (~{bits} bits) and stored it as {r} (instance {}) in {place}", g.instance);
+    let verb = if how.force { "replaced" } else { "stored" };
+    println!("generated a {length}-character {name} secret (~{bits} bits) and {verb} it as {r} (instance {}) in {place}", g.instance);
     shadow_note(g, &r);
     Ok(0)
+}
+
+/// The one message for "already has a value".
+fn exists(r: &SecretRef, place: &str) -> anyhow::Error {
+    fail(
+        ExitClass::General,
+        format!("{r} exists in {place}; use --force to replace it (whatever uses the current value stops working)"),
+    )
 }
 
 #[cfg(test)]

@@ -148,7 +148,14 @@ pub async fn converge_only(g: &GlobalOpts, mode: Mode, only: Option<&str>) -> an
         reports.push(engine::run_component(&ctx, c, mode).await);
     }
     ctx.close().await;
-    let code = finish(g, mode, &reports, &not_started, t0, setup.log.path())?;
+    let code = finish(
+        g,
+        mode,
+        &reports,
+        &not_started,
+        t0,
+        setup.log.path().as_deref(),
+    )?;
     Ok(code)
 }
 

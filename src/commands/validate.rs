@@ -8,6 +8,7 @@ use crate::component::k3s::roles::{self, ClusterNode};
 use crate::component::Phase;
 use crate::config::check::check;
 use crate::config::load::ConfigError;
+use crate::config::load::Loaded;
 use crate::config::validate::{Finding, Severity};
 use crate::error::{fail, ExitClass};
 use serde::Serialize;
@@ -46,10 +47,9 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
     let findings = checked.findings;
     let (errors, warnings, omitted) = (checked.errors, checked.warnings, checked.omitted);
     // Hosts are checked only for a valid file; in JSON/YAML their results join the one report.
-    let hosts = if check_hosts && errors == 0 {
-        Some(check_hosts_reachable(g).await?)
-    } else {
-        None
+    let hosts = match (&checked.loaded, check_hosts && errors == 0) {
+        (Some(l), true) => Some(check_hosts_reachable(g, l.clone()).await?),
+        _ => None,
     };
     // Roles are resolved from a file that loaded; with K3s off they decide nothing.
     let k3s_roles = match &checked.loaded {
@@ -119,8 +119,13 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
 
 /// `--check-hosts`: connect to every host (in parallel, `ssh.parallel` at a time), gather facts,
 /// check that privileged commands work, and run the K3s preflight on the cluster hosts. One line per host; exit 4 if any host fails.
-async fn check_hosts_reachable(g: &GlobalOpts) -> anyhow::Result<Vec<serde_json::Value>> {
-    let setup = super::common::setup(g, super::common::RunKind::read("stack-validate")).await?;
+async fn check_hosts_reachable(
+    g: &GlobalOpts,
+    loaded: Loaded,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    // The file's findings are printed once, by the report; the run does not print them again.
+    let setup =
+        super::common::setup_loaded(g, super::common::RunKind::read("stack-validate"), loaded)?;
     let run = setup.ctx.clone();
     // With K3s on, the cluster hosts also get the K3s preflight checks (one probe per host,
     // shared by all: the same rules `stack plan` and the install apply).

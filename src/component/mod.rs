@@ -153,6 +153,10 @@ pub trait Component: Send + Sync {
     /// Hosts with any of these roles are targets; empty means every host.
     fn roles(&self) -> &'static [Role];
     fn enabled(&self, stack: &StackConfig) -> bool;
+    /// One line: what it is and where it runs (`component list`).
+    fn summary(&self) -> &'static str {
+        ""
+    }
 
     /// What the component does on a host of this role, without contacting it (`plan --offline`).
     fn describe(&self, stack: &StackConfig, host: &HostConfig) -> Vec<String>;

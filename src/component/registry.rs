@@ -5,14 +5,23 @@ use super::{host_prep::HostPrep, openbao::Openbao, services::UserService, zot::Z
 use crate::config::StackConfig;
 use std::sync::Arc;
 
-/// All components in registry order (the tie-break of the dependency sort).
+/// The components foundry itself brings, in registry order (no stack needed).
+pub fn builtin() -> Vec<Arc<dyn Component>> {
+    vec![
+        Arc::new(HostPrep),
+        Arc::new(Openbao),
+        Arc::new(Zot::new()),
+        Arc::new(super::storage::Storage),
+        Arc::new(super::k3s::K3s),
+        Arc::new(super::contour::Contour),
+        Arc::new(super::cert_manager::CertManager),
+    ]
+}
+
+/// All components in registry order (the tie-break of the dependency sort): the built-in
+/// ones, then the stack's own `services:`.
 pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
-    let mut v: Vec<Arc<dyn Component>> = vec![Arc::new(HostPrep), Arc::new(Openbao)];
-    v.push(Arc::new(Zot::new()));
-    v.push(Arc::new(super::storage::Storage));
-    v.push(Arc::new(super::k3s::K3s));
-    v.push(Arc::new(super::contour::Contour));
-    v.push(Arc::new(super::cert_manager::CertManager));
+    let mut v = builtin();
     for s in UserService::all(stack) {
         v.push(Arc::new(s));
     }
@@ -21,7 +30,15 @@ pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
 
 /// Components in dependency order (all of them; callers filter on `enabled`).
 pub fn ordered(stack: &StackConfig) -> anyhow::Result<Vec<Arc<dyn Component>>> {
-    let comps = all(stack);
+    in_order(all(stack))
+}
+
+/// The built-in components in dependency order (`component list` without a stack file).
+pub fn builtin_ordered() -> anyhow::Result<Vec<Arc<dyn Component>>> {
+    in_order(builtin())
+}
+
+fn in_order(comps: Vec<Arc<dyn Component>>) -> anyhow::Result<Vec<Arc<dyn Component>>> {
     let nodes: Vec<(&str, Vec<&str>)> = comps
         .iter()
         .map(|c| (c.name(), c.depends_on().to_vec()))

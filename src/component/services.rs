@@ -141,6 +141,9 @@ impl Component for UserService {
     fn name(&self) -> &str {
         &self.name
     }
+    fn summary(&self) -> &'static str {
+        "A container from stack.yaml's `services:`, run by podman/docker under systemd"
+    }
     fn depends_on(&self) -> &'static [&'static str] {
         &["host-prep"]
     }

@@ -151,7 +151,7 @@ async fn backup_previous(instance: &str) -> anyhow::Result<std::path::PathBuf> {
         .replace(':', "");
     let path = std::path::PathBuf::from(format!("{}.replaced-{ts}", base.display()));
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::paths::private_dir(dir)?;
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)

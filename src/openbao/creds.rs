@@ -189,8 +189,8 @@ pub async fn save(instance: &str, creds: &Credentials) -> anyhow::Result<Locatio
             }
             Err(e) => {
                 let path = file_path(instance)?;
-                eprintln!(
-                    "foundry: no usable OS keyring ({}); storing the OpenBao credentials in {} (mode 0600) instead",
+                tracing::warn!(
+                    "no usable OS keyring ({}); storing the OpenBao credentials in {} (mode 0600) instead",
                     redact::scrub(&e),
                     path.display()
                 );
@@ -213,8 +213,8 @@ fn read_file(path: &Path) -> anyhow::Result<Option<Credentials>> {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(md) = std::fs::metadata(path) {
             if md.permissions().mode() & 0o077 != 0 {
-                eprintln!(
-                    "foundry: warning: {} is readable by other users; run `chmod 600 {}`",
+                tracing::warn!(
+                    "{} is readable by other users; run `chmod 600 {}`",
                     path.display(),
                     path.display()
                 );
@@ -229,13 +229,9 @@ fn read_file(path: &Path) -> anyhow::Result<Option<Credentials>> {
 /// Write atomically: a 0600 temp file in the 0700 directory, then rename.
 fn write_file(path: &Path, creds: &Credentials) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path.parent().context("credentials path has no directory")?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
+    crate::paths::private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("chmod 700 {}", dir.display()))?;
     let tmp = dir.join(format!(

@@ -90,9 +90,9 @@ pub async fn generate(
         .map_err(to_failure)?;
     if stored != value {
         return Err(crate::error::fail(
-            crate::error::ExitClass::Usage,
+            crate::error::ExitClass::General,
             format!(
-                "{} already has a value; not replacing it (use `foundry secret set {path} {key} -` to replace it on purpose)",
+                "{} exists; use --force to replace it (whatever uses the current value stops working)",
                 location(store, path, key)
             ),
         ));

@@ -15,7 +15,7 @@ pub struct StackLock {
 pub fn acquire(config: &Path, command: &str) -> anyhow::Result<StackLock> {
     let canon = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
     let dir = crate::paths::foundry_home().join("locks");
-    std::fs::create_dir_all(&dir)?;
+    crate::paths::private_dir(&dir)?;
     let id = hex::encode(&Sha256::digest(canon.to_string_lossy().as_bytes())[..8]);
     let path = dir.join(format!("{id}.lock"));
     let mut f = OpenOptions::new()

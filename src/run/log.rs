@@ -12,10 +12,23 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+/// A run's log. The file is created by the first record of a remote command or an API call:
+/// a run that contacts nothing (a listing, an offline plan, a refused config) leaves no file
+/// behind. Events before that are kept and written first.
 #[derive(Debug)]
 pub struct RunLog {
+    /// Where the file goes; None for a disabled log.
     path: Option<PathBuf>,
-    file: Mutex<Option<File>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    file: Option<File>,
+    /// Lines recorded before the file exists.
+    pending: Vec<String>,
+    /// Opening failed once: stop trying (a run is not failed by its log).
+    broken: bool,
 }
 
 pub type RunLogHandle = Arc<RunLog>;
@@ -45,9 +58,9 @@ pub struct ExecRecord<'a> {
 }
 
 impl RunLog {
-    /// Create `~/.foundry/logs/<timestamp>-<command>.log` (0600).
+    /// A log at `~/.foundry/logs/<timestamp>-<command>.log` (0600, in a 0700 directory),
+    /// created when the run first contacts a host or an API.
     pub fn create(dir: &Path, command: &str) -> std::io::Result<RunLogHandle> {
-        std::fs::create_dir_all(dir)?;
         let ts = humantime::format_rfc3339_millis(SystemTime::now())
             .to_string()
             .replace(':', "");
@@ -61,17 +74,9 @@ impl RunLog {
             path = dir.join(format!("{ts}-{safe}-{n}.log"));
             n += 1;
         }
-        let mut opts = OpenOptions::new();
-        opts.create_new(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let file = opts.open(&path)?;
         Ok(Arc::new(RunLog {
             path: Some(path),
-            file: Mutex::new(Some(file)),
+            state: Mutex::new(State::default()),
         }))
     }
 
@@ -79,25 +84,65 @@ impl RunLog {
     pub fn disabled() -> RunLogHandle {
         Arc::new(RunLog {
             path: None,
-            file: Mutex::new(None),
+            state: Mutex::new(State::default()),
         })
     }
 
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+    /// The file, once the run has written it (None while nothing was contacted).
+    pub fn path(&self) -> Option<PathBuf> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.file.as_ref().and(self.path.clone())
     }
 
-    fn write(&self, kind: &str, host: Option<&str>, body: serde_json::Value) {
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(f) = guard.as_mut() else { return };
+    fn open(path: &Path) -> std::io::Result<File> {
+        if let Some(dir) = path.parent() {
+            crate::paths::private_dir(dir)?;
+        }
+        let mut opts = OpenOptions::new();
+        opts.create_new(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        opts.open(path)
+    }
+
+    /// `opens`: this record is contact with a host or an API, so the file must exist now.
+    fn write(&self, kind: &str, host: Option<&str>, body: serde_json::Value, opens: bool) {
+        let Some(path) = &self.path else { return };
         let line = Line {
             ts: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             kind,
             host,
             body,
         };
-        if let Ok(s) = serde_json::to_string(&line) {
-            let _ = writeln!(f, "{}", redact::scrub(&s));
+        let Ok(text) = serde_json::to_string(&line) else {
+            return;
+        };
+        let text = redact::scrub(&text);
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.file.is_none() && opens && !st.broken {
+            match Self::open(path) {
+                Ok(mut f) => {
+                    for l in st.pending.drain(..) {
+                        let _ = writeln!(f, "{l}");
+                    }
+                    st.file = Some(f);
+                }
+                Err(e) => {
+                    st.broken = true;
+                    tracing::warn!("run log {}: {e}", path.display());
+                }
+            }
+        }
+        let st = &mut *st;
+        match st.file.as_mut() {
+            Some(f) => {
+                let _ = writeln!(f, "{text}");
+            }
+            None if !st.broken => st.pending.push(text),
+            None => {}
         }
     }
 
@@ -107,6 +152,7 @@ impl RunLog {
             "exec",
             Some(host),
             serde_json::to_value(rec).unwrap_or_default(),
+            true,
         );
     }
 
@@ -116,6 +162,17 @@ impl RunLog {
             "event",
             host,
             serde_json::json!({ "event": what, "detail": detail }),
+            false,
+        );
+    }
+
+    /// Record an SSH connection attempt (its error when it failed).
+    pub fn connect(&self, host: &str, took: Duration, error: Option<&str>) {
+        self.write(
+            "connect",
+            Some(host),
+            serde_json::json!({ "ms": took.as_millis(), "error": error }),
+            true,
         );
     }
 
@@ -133,6 +190,7 @@ impl RunLog {
             "http",
             Some(target),
             serde_json::json!({ "method": method, "path": path, "status": status, "ms": took.as_millis(), "mutating": mutating }),
+            true,
         );
     }
 }

@@ -39,13 +39,10 @@ pub fn generate_ed25519(comment: &str) -> anyhow::Result<GeneratedKey> {
 /// overwrite an existing file: that key may be the only way into some host.
 pub fn save_private_key(key: &GeneratedKey, path: &Path) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent() {
         if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
+            crate::paths::private_dir(dir)
                 .with_context(|| format!("creating {}", dir.display()))?;
         }
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))

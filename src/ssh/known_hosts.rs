@@ -113,13 +113,10 @@ pub fn check(host: &str, port: u16, key: &PublicKey, files: &[PathBuf]) -> Verdi
 
 /// Append `host key` to `file`, creating it (0600) and its directory (0700) when missing.
 pub fn record(host: &str, port: u16, key: &PublicKey, file: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = file.parent() {
         if !dir.as_os_str().is_empty() && !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
+            crate::paths::private_dir(dir)?;
         }
     }
     let mut key = key.clone();

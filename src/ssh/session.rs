@@ -105,32 +105,32 @@ impl Session {
                 Err(Err(e)) => Err(ConnectError::Transport(e)),
             }
         };
+        let started = Instant::now();
         let result = tokio::time::timeout(o.connect_timeout, attempt).await;
         let key_outcome = outcome.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let handle = match result {
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
                 let cause = describe(e, key_outcome.as_ref(), t);
-                return Err(fail(
-                    ExitClass::Connection,
-                    format!("{}: {}", t.label(), redact::scrub(&cause)),
-                ));
+                let msg = format!("{}: {}", t.label(), redact::scrub(&cause));
+                log.connect(&t.name, started.elapsed(), Some(&msg));
+                return Err(fail(ExitClass::Connection, msg));
             }
             Err(_) => {
                 let stage = match key_outcome {
                     None => "TCP connect / SSH handshake",
                     Some(_) => "authentication",
                 };
-                return Err(fail(
-                    ExitClass::Connection,
-                    format!(
-                        "{}: timed out after {}s during {stage}",
-                        t.label(),
-                        o.connect_timeout.as_secs_f32()
-                    ),
-                ));
+                let msg = format!(
+                    "{}: timed out after {}s during {stage}",
+                    t.label(),
+                    o.connect_timeout.as_secs_f32()
+                );
+                log.connect(&t.name, started.elapsed(), Some(&msg));
+                return Err(fail(ExitClass::Connection, msg));
             }
         };
+        log.connect(&t.name, started.elapsed(), None);
         tracing::debug!("connected to {} as {}", t.label(), t.user);
         Ok(Session {
             inner: Arc::new(Inner {

@@ -78,6 +78,9 @@ impl Component for CertManager {
     fn name(&self) -> &str {
         NAME
     }
+    fn summary(&self) -> &'static str {
+        "cert-manager and its ClusterIssuer, a K3s HelmChart (Kubernetes API)"
+    }
     fn depends_on(&self) -> &'static [&'static str] {
         // ACME's HTTP-01 solver answers through Contour's IngressClass.
         &["k3s", "contour"]

@@ -114,6 +114,9 @@ impl Component for Contour {
     fn name(&self) -> &str {
         NAME
     }
+    fn summary(&self) -> &'static str {
+        "Contour + Envoy ingress, a K3s HelmChart (Kubernetes API)"
+    }
     fn depends_on(&self) -> &'static [&'static str] {
         // The chart goes to K3s's helm-controller through the cluster's API.
         &["k3s"]

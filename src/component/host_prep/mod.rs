@@ -227,6 +227,9 @@ impl Component for HostPrep {
     fn name(&self) -> &str {
         "host-prep"
     }
+    fn summary(&self) -> &'static str {
+        "Every host: packages, kernel modules, sysctls, container runtime, files"
+    }
     fn depends_on(&self) -> &'static [&'static str] {
         &[]
     }

@@ -143,6 +143,9 @@ impl Component for Openbao {
     fn name(&self) -> &str {
         NAME
     }
+    fn summary(&self) -> &'static str {
+        "OpenBao secrets store (raft), a container under systemd; keeps what foundry generates"
+    }
 
     fn depends_on(&self) -> &'static [&'static str] {
         &["host-prep"]

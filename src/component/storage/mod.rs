@@ -16,6 +16,9 @@ impl Component for Storage {
     fn name(&self) -> &str {
         NAME
     }
+    fn summary(&self) -> &'static str {
+        "TrueNAS datasets and NFS shares (TrueNAS JSON-RPC API)"
+    }
     fn depends_on(&self) -> &'static [&'static str] {
         &["openbao", "zot"]
     }

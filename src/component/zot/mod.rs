@@ -191,6 +191,9 @@ impl Component for Zot {
     fn name(&self) -> &str {
         NAME
     }
+    fn summary(&self) -> &'static str {
+        "Zot OCI registry and pull-through cache (docker.io, ghcr.io, quay.io), a container under systemd"
+    }
     fn depends_on(&self) -> &'static [&'static str] {
         // The admin password lives in OpenBao: `prepare` needs it installed and unsealed.
         &["host-prep", "openbao"]

@@ -1,8 +1,8 @@
 //! Atomic file replacement: write a temporary file beside the target, fsync, rename.
 
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Replace stack.yaml (or another kept file) with an edited text: atomic, its permission bits
@@ -23,7 +23,7 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: u32, backup: bool) -> io:
         _ => PathBuf::from("."),
     };
     if !dir.exists() {
-        DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+        crate::paths::private_dir(&dir)?;
     }
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(

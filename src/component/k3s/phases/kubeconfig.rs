@@ -246,14 +246,11 @@ impl ApiAction for StoreKubeconfig {
 /// Write `text` to `path` with mode 0600 (directory 0700), atomically.
 pub fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path
         .parent()
         .ok_or_else(|| anyhow!("{}: no directory", path.display()))?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
+    crate::paths::private_dir(dir)?;
     let tmp = dir.join(format!(".kubeconfig.{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)

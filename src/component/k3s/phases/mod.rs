@@ -100,6 +100,9 @@ impl Component for K3s {
     fn name(&self) -> &str {
         NAME
     }
+    fn summary(&self) -> &'static str {
+        "K3s with embedded etcd behind a kube-vip VIP; traefik and servicelb off; images via Zot"
+    }
     fn depends_on(&self) -> &'static [&'static str] {
         // Tokens and the kubeconfig live in OpenBao; registries.yaml points at Zot (only when
         // Zot is enabled: a dependency on a disabled component is skipped by the order); the
