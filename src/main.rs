@@ -19,8 +19,12 @@ fn main() {
             let shown = foundry::redact::scrub(&format!("{err:#}"));
             eprintln!("error: {shown}");
             // A program asked for JSON/YAML: it gets the failure on stdout in that form too.
+            // `status` commands render their whole report before they exit 7: stdout already
+            // holds the document.
             let obj = error::error_object(class, &shown);
+            let reported = class == error::ExitClass::Unhealthy;
             match output {
+                _ if reported => {}
                 OutputFormat::Json => {
                     println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default())
                 }

@@ -10,7 +10,7 @@ use crate::config::check::check;
 use crate::config::load::ConfigError;
 use crate::config::load::Loaded;
 use crate::config::validate::{Finding, Severity};
-use crate::error::{fail, ExitClass};
+use crate::error::ExitClass;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -107,12 +107,11 @@ pub async fn run(g: &GlobalOpts, check_hosts: bool) -> anyhow::Result<i32> {
         return Ok(ExitClass::Config.code());
     }
     if failed_hosts > 0 {
-        return Err(fail(
-            ExitClass::Connection,
-            format!(
-                "{failed_hosts} host(s) could not be reached or cannot run privileged commands"
-            ),
-        ));
+        // The report (one document under -o json) already says which; exit 4.
+        eprintln!(
+            "error: {failed_hosts} host(s) could not be reached or cannot run privileged commands"
+        );
+        return Ok(ExitClass::Connection.code());
     }
     Ok(0)
 }

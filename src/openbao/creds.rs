@@ -189,8 +189,8 @@ pub async fn save(instance: &str, creds: &Credentials) -> anyhow::Result<Locatio
             }
             Err(e) => {
                 let path = file_path(instance)?;
-                tracing::warn!(
-                    "no usable OS keyring ({}); storing the OpenBao credentials in {} (mode 0600) instead",
+                eprintln!(
+                    "foundry: no usable OS keyring ({}); storing the OpenBao credentials in {} (mode 0600) instead",
                     redact::scrub(&e),
                     path.display()
                 );
