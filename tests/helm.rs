@@ -142,9 +142,13 @@ async fn both_charts_install_and_a_second_run_changes_nothing() {
 }
 
 #[tokio::test]
-async fn a_failing_install_job_fails_the_component_with_its_reason() {
+async fn a_failing_install_job_fails_the_component_with_its_reason_and_helms_output() {
     let fake = cluster();
     fake.fail_job("kube-system", "helm-install-contour");
+    // 25 lines of helm's chatter, then its error with a terminal escape in it.
+    let mut log: String = (1..=25).map(|i| format!("line {i}\n")).collect();
+    log.push_str("Error: INSTALLATION FAILED: \u{1b}[31mboom\u{1b}[0m\n");
+    fake.job_log("kube-system", "helm-install-contour", &log);
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         &fake,
@@ -158,6 +162,31 @@ async fn a_failing_install_job_fails_the_component_with_its_reason() {
     let e = error(&r.report);
     assert!(e.contains("helm-install-contour failed"), "{e}");
     assert!(e.contains("BackoffLimitExceeded"), "{e}");
+    // The end of the pod's log (read through pods/NAME/log with tailLines), escapes removed.
+    let shows_output = |e: &str| {
+        assert!(
+            e.contains("helm's output (last 20 lines of pod kube-system/helm-install-contour-"),
+            "{e}"
+        );
+        assert!(e.contains("\n  | line 7\n"), "{e}");
+        assert!(!e.contains("line 6\n"), "more than 20 lines: {e}");
+        assert!(
+            e.contains("  | Error: INSTALLATION FAILED: [31mboom[0m"),
+            "{e}"
+        );
+        assert!(
+            !e.contains('\u{1b}'),
+            "a terminal escape got through: {e:?}"
+        );
+    };
+    shows_output(&e);
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path.ends_with("/log") && r.query.contains("tailLines=20")),
+        "{:?}",
+        fake.requests()
+    );
     // A re-run with the chart unchanged reports the failure from the chart's status.
     let again = run(
         &fake,
@@ -172,6 +201,7 @@ async fn a_failing_install_job_fails_the_component_with_its_reason() {
         e.contains("failed its last install") && e.contains("Job failed"),
         "{e}"
     );
+    shows_output(&e);
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //!
 //! - [`Kube`]: `from_kubeconfig_yaml` / `from_path`; `get_opt`, `list` ([`Selector`]),
 //!   `apply` (server-side apply as `foundry`, no-op detected: [`Applied`]), `apply_dry_run`,
-//!   `merge_patch`, `delete`, `evict`, `wait_gone`, `readyz`, `require_ready`, `version`.
+//!   `merge_patch`, `delete`, `evict`, `wait_gone`, `readyz`, `require_ready`, `version`,
+//!   `pod_log_tail` / `job_log_tail` (the end of a failed Job's log, secrets masked).
 //! - [`DynamicApi`] (`Kube::dynamic`): the same for custom resources (HelmChart,
 //!   ClusterIssuer) as `DynamicObject`s, without CRD crates.
 //! - [`wait_for`]: polling with a deadline whose error names what it waited for.
@@ -13,6 +14,7 @@ mod dynamic;
 mod error;
 mod eviction;
 mod health;
+mod logs;
 mod objects;
 mod status;
 mod transport;
@@ -22,6 +24,7 @@ pub use dynamic::{cluster_issuer_resource, helm_chart_resource, DynamicApi};
 pub use error::{FieldCause, FieldConflict, KubeError};
 pub use eviction::EvictOutcome;
 pub use health::{HealthCheck, Readiness};
+pub use logs::LogTail;
 pub use objects::{Applied, ApplyOutcome, DeleteOutcome, Selector, FIELD_MANAGER};
 pub use transport::Kube;
 pub use wait::{wait_for, Probe};

@@ -168,10 +168,16 @@ impl Phase for WaitInstallJob {
         let st = state::get(ctx, &chart.name);
         if !st.changed {
             if let Some(f) = st.failed {
+                let kube = cluster_api::client(ctx).await?;
+                let job = kube
+                    .get_opt::<Job>(Some(CHART_NAMESPACE), &chart.install_job())
+                    .await
+                    .ok()
+                    .flatten();
+                let output = helm_output(&kube, &chart.install_job(), job.as_ref()).await;
                 anyhow::bail!(
-                    "HelmChart {CHART_NAMESPACE}/{} failed its last install ({f}); see `kubectl -n {CHART_NAMESPACE} logs job/{}`, fix the chart's settings and run again",
+                    "HelmChart {CHART_NAMESPACE}/{} failed its last install ({f}); fix the chart's settings and run again{output}",
                     chart.name,
-                    chart.install_job()
                 );
             }
             return Ok(vec![]);
@@ -192,6 +198,35 @@ struct WaitJob {
     job: String,
     old_uid: Option<String>,
     deadline: Duration,
+}
+
+/// How many lines of a failed Job's log an error shows.
+const LOG_LINES: u32 = 20;
+
+/// The end of helm's output in a failed Job's pod, as the tail of an error message; where it
+/// cannot be read, the `kubectl` command that would show it and why foundry could not.
+async fn helm_output(kube: &Kube, job_name: &str, job: Option<&Job>) -> String {
+    let kubectl = format!("`kubectl -n {CHART_NAMESPACE} logs job/{job_name}`");
+    let Some(job) = job else {
+        return format!("; helm's output: {kubectl}");
+    };
+    match kube.job_log_tail(job, LOG_LINES).await {
+        Ok(Some(tail)) if !tail.lines.is_empty() => {
+            let mut out = format!(
+                "\nhelm's output (last {} lines of pod {}):",
+                tail.lines.len(),
+                tail.source
+            );
+            for l in &tail.lines {
+                out.push_str("\n  | ");
+                out.push_str(l);
+            }
+            out
+        }
+        Ok(Some(tail)) => format!("; pod {} logged nothing", tail.source),
+        Ok(None) => format!("; the Job has no pod left to show helm's output: {kubectl}"),
+        Err(e) => format!("; helm's output could not be read ({e}): {kubectl}"),
+    }
 }
 
 /// Complete (Ok) or Failed (Err with the failure condition), or None while it runs.
@@ -236,7 +271,7 @@ impl ApiAction for WaitJob {
                     Probe::Waiting("the previous install's Job is still there".into())
                 }
                 Some(j) => match job_outcome(&j) {
-                    Some(o) => Probe::Done(o),
+                    Some(o) => Probe::Done(o.map_err(|f| (f, j))),
                     None => Probe::Waiting(format!(
                         "running ({} active, {} failed attempts)",
                         j.status.as_ref().and_then(|s| s.active).unwrap_or(0),
@@ -252,13 +287,14 @@ impl ApiAction for WaitJob {
                 self.job
             )
         })?;
-        outcome.map_err(|f| {
-            anyhow::anyhow!(
-                "Job {CHART_NAMESPACE}/{} failed ({f}); helm's output: `kubectl -n {CHART_NAMESPACE} logs job/{}`; the chart is left as it is (failurePolicy abort): fix the settings and run again",
-                self.job,
-                self.job
-            )
-        })
+        let Err((f, job)) = outcome else {
+            return Ok(());
+        };
+        let output = helm_output(&self.kube, &self.job, Some(&job)).await;
+        anyhow::bail!(
+            "Job {CHART_NAMESPACE}/{} failed ({f}); the chart is left as it is (failurePolicy abort): fix the settings and run again{output}",
+            self.job,
+        )
     }
 }
 

@@ -51,6 +51,10 @@ pub(crate) struct Cluster {
     pub auth: AuthMode,
     pub held_unavailable: HashSet<(String, String)>,
     pub failing_jobs: HashSet<(String, String)>,
+    /// What the pod of a failing Job `(ns, name)` logs (default: a failed helm install).
+    pub job_logs: HashMap<(String, String), String>,
+    /// The log of each pod that has one (`GET pods/NAME/log`).
+    pub pod_logs: HashMap<Key, String>,
     /// API group -> (webhook name, remaining refusals).
     pub webhook_down: HashMap<String, (String, u32)>,
     pub readyz_failing: Vec<String>,
@@ -105,6 +109,8 @@ impl Cluster {
             auth: AuthMode::Token,
             held_unavailable: HashSet::new(),
             failing_jobs: HashSet::new(),
+            job_logs: HashMap::new(),
+            pod_logs: HashMap::new(),
             webhook_down: HashMap::new(),
             readyz_failing: Vec::new(),
             requests: Vec::new(),
@@ -197,6 +203,9 @@ impl Cluster {
                     ("PATCH", Some(n), Some("status")) => self.patch(&rt, ns, n, call, true),
                     ("POST", Some(n), Some("eviction")) if rt.plural == "pods" => {
                         eviction::evict(self, ns.unwrap_or_default(), n, call)
+                    }
+                    ("GET", Some(n), Some("log")) if rt.plural == "pods" => {
+                        self.pod_log(ns.unwrap_or_default(), n, call)
                     }
                     ("POST", Some(n), Some("binding")) if rt.plural == "pods" => {
                         self.bind(ns.unwrap_or_default(), n, call)
@@ -341,6 +350,10 @@ impl Cluster {
                 list.push(json!({
                     "name": "pods/eviction", "singularName": "", "namespaced": true,
                     "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"],
+                }));
+                list.push(json!({
+                    "name": "pods/log", "singularName": "", "namespaced": true,
+                    "kind": "Pod", "verbs": ["get"],
                 }));
             }
         }
@@ -752,6 +765,72 @@ impl Cluster {
         next["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
         self.terminating_since.insert(k.clone(), Instant::now());
         self.store(k.clone(), next)
+    }
+
+    /// `GET pods/NAME/log` (pkg/registry/core/pod/rest/log.go, kubelet): text/plain; the
+    /// container is the pod's only one unless `container` names one; `tailLines` and
+    /// `limitBytes` cut it; a container that never started is a 400 naming its wait reason.
+    fn pod_log(&self, ns: &str, name: &str, call: &Call) -> Reply {
+        let rt = resources::builtin("", "v1", "pods").expect("pods");
+        let k = key(&rt, Some(ns), name);
+        let Some(pod) = self.objects.get(&k) else {
+            return status::not_found("", "pods", name);
+        };
+        let names: Vec<&str> = pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        let container = match call.query.get("container") {
+            Some(c) if names.contains(&c.as_str()) => c.clone(),
+            Some(c) => {
+                return status::bad_request(&format!("container {c} is not valid for pod {name}"))
+            }
+            None if names.len() == 1 => names[0].to_string(),
+            None => {
+                return status::bad_request(&format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    names.join(" ")
+                ))
+            }
+        };
+        let started = pod["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == container.as_str())
+            .filter(|s| s["state"]["waiting"].is_null());
+        if started.is_none() {
+            return status::bad_request(&format!(
+                "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+            ));
+        }
+        let log = self.pod_logs.get(&k).cloned().unwrap_or_default();
+        let mut lines: Vec<&str> = log.split_inclusive('\n').collect();
+        if let Some(n) = call
+            .query
+            .get("tailLines")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            lines.drain(..lines.len().saturating_sub(n));
+        }
+        let mut text = lines.concat();
+        if let Some(b) = call
+            .query
+            .get("limitBytes")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            let mut cut = b.min(text.len());
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        Reply {
+            code: 200,
+            body: status::Body::Text(text),
+        }
     }
 
     fn bind(&mut self, ns: &str, name: &str, call: &Call) -> Reply {

@@ -146,6 +146,7 @@ pub(crate) fn defaults(rt: &ResourceType, obj: &mut Value) {
                     obj["spec"][k] = json!(v);
                 }
             }
+            job_selector(obj);
         }
         "HelmChart" if obj["spec"]["failurePolicy"].is_null() => {
             obj["spec"]["failurePolicy"] = json!("reinstall");
@@ -417,6 +418,110 @@ pub(crate) fn reconcile_workload(c: &mut Cluster, rt: &ResourceType, k: &Key) {
     set_status(c, k, status);
 }
 
+/// What the apiserver adds to a Job without `manualSelector` (08-job-create.json, v1.24):
+/// `spec.selector.matchLabels {controller-uid}`, and `controller-uid` + `job-name` on the
+/// template and, where the Job has none, on the Job itself.
+fn job_selector(job: &mut Value) {
+    if !job["spec"]["selector"].is_null() {
+        return;
+    }
+    let uid = job["metadata"]["uid"].clone();
+    let name = job["metadata"]["name"].clone();
+    job["spec"]["selector"] = json!({"matchLabels": {"controller-uid": uid}});
+    let labels = json!({"controller-uid": uid, "job-name": name});
+    for l in labels.as_object().into_iter().flatten() {
+        job["spec"]["template"]["metadata"]["labels"][l.0] = l.1.clone();
+    }
+    if job["metadata"]["labels"].is_null() {
+        job["metadata"]["labels"] = labels;
+    }
+}
+
+/// What a failing helm-install Job's pod prints (klipper-helm's entry script, then helm).
+pub(crate) const FAILED_HELM_LOG: &str = "\
+CHART=contour/contour
++ helm_v3 repo add contour https://projectcontour.github.io/helm-charts
+\"contour\" has been added to your repositories
++ helm_v3 install --namespace projectcontour --create-namespace contour contour/contour --version 0.1.0
+Error: INSTALLATION FAILED: chart \"contour\" matching 0.1.0 not found in contour index. (try 'helm repo update'): no chart version found for contour-0.1.0
+";
+
+/// The job controller's pod for Job `k`, created once: Pending while the Job runs (no kubelet
+/// starts it), Succeeded or Failed with it. A failed pod's log is kept for `pods/NAME/log`.
+fn job_pod(c: &mut Cluster, k: &Key, job: &Value, outcome: Option<bool>) {
+    let uid = job["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let pods = resources::builtin("", "v1", "pods").expect("pods");
+    let pod_name = format!("{}-{}", k.3, &uid.replace('-', "")[..5.min(uid.len())]);
+    let pk = key(&pods, Some(&k.2), &pod_name);
+    // The garbage collector: pods of an earlier Job of this name (replaced or deleted) go.
+    let owned_by = |p: &Value, pred: &dyn Fn(&str) -> bool| {
+        p["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|o| {
+                o["kind"] == "Job"
+                    && o["name"] == k.3.as_str()
+                    && pred(o["uid"].as_str().unwrap_or_default())
+            })
+    };
+    let stale: Vec<Key> = c
+        .objects
+        .iter()
+        .filter(|((g, p, n, _), _)| g.is_empty() && p == "pods" && n == &k.2)
+        .filter(|(_, p)| owned_by(p, &|u| u != uid))
+        .map(|(pk, _)| pk.clone())
+        .collect();
+    for s in stale {
+        c.objects.remove(&s);
+        c.pod_logs.remove(&s);
+    }
+    let (phase, exit) = match outcome {
+        None => ("Pending", None),
+        Some(true) => ("Succeeded", Some(0)),
+        Some(false) => ("Failed", Some(1)),
+    };
+    if c.objects
+        .get(&pk)
+        .is_some_and(|p| p["status"]["phase"] == phase)
+    {
+        return;
+    }
+    let containers = job["spec"]["template"]["spec"]["containers"].clone();
+    let statuses: Vec<Value> = containers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ct| match exit {
+            None => json!({"name": ct["name"], "image": ct["image"], "ready": false, "restartCount": 0,
+                           "state": {"waiting": {"reason": "ContainerCreating"}}}),
+            Some(code) => json!({"name": ct["name"], "image": ct["image"], "ready": false, "restartCount": 0,
+                                 "state": {"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }}}}),
+        })
+        .collect();
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod_name, "namespace": k.2, "uid": new_uid(), "creationTimestamp": now_rfc3339(),
+                     "labels": job["spec"]["template"]["metadata"]["labels"],
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": k.3, "uid": uid,
+                                          "controller": true, "blockOwnerDeletion": true}]},
+        "spec": job["spec"]["template"]["spec"],
+        "status": {"phase": phase, "containerStatuses": statuses},
+    });
+    if exit == Some(1) {
+        let log = c
+            .job_logs
+            .get(&(k.2.clone(), k.3.clone()))
+            .cloned()
+            .unwrap_or_else(|| FAILED_HELM_LOG.to_string());
+        c.pod_logs.insert(pk.clone(), log);
+    }
+    c.store(pk, pod);
+}
+
 fn job_terminal(job: &Value) -> Option<bool> {
     job["status"]["conditions"]
         .as_array()
@@ -451,7 +556,9 @@ pub(crate) fn reconcile_job(c: &mut Cluster, k: &Key) {
     } else {
         json!({"startTime": start, "active": 1, "ready": 0})
     };
-    set_status(c, k, status);
+    set_status(c, k, status.clone());
+    let outcome = job_terminal(&json!({"status": status}));
+    job_pod(c, k, &job, outcome);
 }
 
 fn chart_hash(chart: &Value) -> String {
@@ -466,7 +573,7 @@ fn helm_job(chart: &Value, job_name: &str, action: &str) -> Value {
         .as_str()
         .unwrap_or("rancher/klipper-helm:v0.9.8-build20250709");
     let labels = json!({"helmcharts.helm.cattle.io/chart": name});
-    json!({
+    let mut job = json!({
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": job_name, "namespace": ns, "uid": new_uid(), "creationTimestamp": now_rfc3339(),
                      "generation": 1, "labels": labels,
@@ -475,7 +582,9 @@ fn helm_job(chart: &Value, job_name: &str, action: &str) -> Value {
                  "template": {"metadata": {"labels": labels},
                               "spec": {"serviceAccountName": format!("helm-{name}"), "restartPolicy": "OnFailure",
                                        "containers": [{"name": "helm", "image": image, "args": [action]}]}}},
-    })
+    });
+    job_selector(&mut job);
+    job
 }
 
 /// K3s's helm-controller, reduced: claims the chart (finalizer), (re)creates
@@ -551,10 +660,35 @@ fn helm_uninstall(c: &mut Cluster, k: &Key) {
         reconcile_job(c, &dk);
     }
     if c.objects.get(&dk).and_then(job_terminal) == Some(true) {
-        c.objects.remove(&dk);
-        c.objects
-            .remove(&key(&jobs, Some(&k.2), &format!("helm-install-{}", k.3)));
+        let ik = key(&jobs, Some(&k.2), &format!("helm-install-{}", k.3));
+        for jk in [&dk, &ik] {
+            if let Some(job) = c.objects.remove(jk) {
+                remove_pods_of(c, &job);
+            }
+        }
         c.objects.remove(k);
         c.rv += 1;
+    }
+}
+
+/// The garbage collector for a removed Job: its pods (owner uid) go with it.
+fn remove_pods_of(c: &mut Cluster, job: &Value) {
+    let uid = job["metadata"]["uid"].clone();
+    let owned: Vec<Key> = c
+        .objects
+        .iter()
+        .filter(|((g, p, _, _), _)| g.is_empty() && p == "pods")
+        .filter(|(_, p)| {
+            p["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|o| o["uid"] == uid)
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in owned {
+        c.objects.remove(&k);
+        c.pod_logs.remove(&k);
     }
 }

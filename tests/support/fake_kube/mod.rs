@@ -462,6 +462,13 @@ impl FakeKube {
         })
     }
 
+    /// What the pod of failing Job `ns/name` logs (instead of a failed helm install's output).
+    pub fn job_log(&self, ns: &str, name: &str, log: &str) {
+        self.with(|c| {
+            c.job_logs.insert((ns.into(), name.into()), log.into());
+        })
+    }
+
     /// Deployment/DaemonSet/StatefulSet `ns/name` never becomes available (until released).
     pub fn hold_unavailable(&self, ns: &str, name: &str) {
         self.with(|c| {
