@@ -21,15 +21,17 @@ fn main() {
             // A program asked for JSON/YAML: it gets the failure on stdout in that form too.
             // `status` commands render their whole report before they exit 7: stdout already
             // holds the document.
-            let obj = error::error_object(class, &shown);
-            let reported = class == error::ExitClass::Unhealthy;
-            match output {
-                _ if reported => {}
-                OutputFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default())
+            if class != error::ExitClass::Unhealthy {
+                let obj = error::error_object(class, &shown);
+                match output {
+                    OutputFormat::Json => {
+                        println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default())
+                    }
+                    OutputFormat::Yaml => {
+                        print!("{}", serde_yaml::to_string(&obj).unwrap_or_default())
+                    }
+                    OutputFormat::Table => {}
                 }
-                OutputFormat::Yaml => print!("{}", serde_yaml::to_string(&obj).unwrap_or_default()),
-                OutputFormat::Table => {}
             }
             std::process::exit(class.code());
         }

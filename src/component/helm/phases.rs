@@ -171,10 +171,8 @@ impl Phase for WaitInstallJob {
                 let kube = cluster_api::client(ctx).await?;
                 let job = kube
                     .get_opt::<Job>(Some(CHART_NAMESPACE), &chart.install_job())
-                    .await
-                    .ok()
-                    .flatten();
-                let output = helm_output(&kube, &chart.install_job(), job.as_ref()).await;
+                    .await;
+                let output = helm_output(&kube, &chart.install_job(), job).await;
                 anyhow::bail!(
                     "HelmChart {CHART_NAMESPACE}/{} failed its last install ({f}); fix the chart's settings and run again{output}",
                     chart.name,
@@ -205,12 +203,14 @@ const LOG_LINES: u32 = 20;
 
 /// The end of helm's output in a failed Job's pod, as the tail of an error message; where it
 /// cannot be read, the `kubectl` command that would show it and why foundry could not.
-async fn helm_output(kube: &Kube, job_name: &str, job: Option<&Job>) -> String {
+async fn helm_output(kube: &Kube, job_name: &str, job: Result<Option<Job>, KubeError>) -> String {
     let kubectl = format!("`kubectl -n {CHART_NAMESPACE} logs job/{job_name}`");
-    let Some(job) = job else {
-        return format!("; helm's output: {kubectl}");
+    let tail = match job {
+        Ok(Some(job)) => kube.job_log_tail(&job, LOG_LINES).await,
+        Ok(None) => return format!("; the Job is gone, and helm's output with it: {kubectl}"),
+        Err(e) => Err(e),
     };
-    match kube.job_log_tail(job, LOG_LINES).await {
+    match tail {
         Ok(Some(tail)) if !tail.lines.is_empty() => {
             let mut out = format!(
                 "\nhelm's output (last {} lines of pod {}):",
@@ -290,7 +290,7 @@ impl ApiAction for WaitJob {
         let Err((f, job)) = outcome else {
             return Ok(());
         };
-        let output = helm_output(&self.kube, &self.job, Some(&job)).await;
+        let output = helm_output(&self.kube, &self.job, Ok(Some(job))).await;
         anyhow::bail!(
             "Job {CHART_NAMESPACE}/{} failed ({f}); the chart is left as it is (failurePolicy abort): fix the settings and run again{output}",
             self.job,

@@ -309,19 +309,7 @@ pub(crate) fn after_delete(c: &mut Cluster, rt: &ResourceType, obj: &Value) {
         return;
     }
     let node = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let owned: Vec<Key> = c
-        .objects
-        .iter()
-        .filter(|((g, p, _, _), _)| g.is_empty() && p == "pods")
-        .filter(|(_, v)| {
-            v["metadata"]["ownerReferences"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|o| o["kind"] == "Node" && o["name"] == node)
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
+    let owned = owned_pods(c, |_, o| o["kind"] == "Node" && o["name"] == node);
     for k in owned {
         c.delete_pod(&k, Some(30));
     }
@@ -454,31 +442,14 @@ fn job_pod(c: &mut Cluster, k: &Key, job: &Value, outcome: Option<bool>) {
         .unwrap_or_default()
         .to_string();
     let pods = resources::builtin("", "v1", "pods").expect("pods");
-    let pod_name = format!("{}-{}", k.3, &uid.replace('-', "")[..5.min(uid.len())]);
+    let suffix: String = uid.chars().filter(|ch| *ch != '-').take(5).collect();
+    let pod_name = format!("{}-{suffix}", k.3);
     let pk = key(&pods, Some(&k.2), &pod_name);
     // The garbage collector: pods of an earlier Job of this name (replaced or deleted) go.
-    let owned_by = |p: &Value, pred: &dyn Fn(&str) -> bool| {
-        p["metadata"]["ownerReferences"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|o| {
-                o["kind"] == "Job"
-                    && o["name"] == k.3.as_str()
-                    && pred(o["uid"].as_str().unwrap_or_default())
-            })
-    };
-    let stale: Vec<Key> = c
-        .objects
-        .iter()
-        .filter(|((g, p, n, _), _)| g.is_empty() && p == "pods" && n == &k.2)
-        .filter(|(_, p)| owned_by(p, &|u| u != uid))
-        .map(|(pk, _)| pk.clone())
-        .collect();
-    for s in stale {
-        c.objects.remove(&s);
-        c.pod_logs.remove(&s);
-    }
+    let stale = owned_pods(c, |ns, o| {
+        ns == k.2 && o["kind"] == "Job" && o["name"] == k.3.as_str() && o["uid"] != uid.as_str()
+    });
+    remove_pods(c, stale);
     let (phase, exit) = match outcome {
         None => ("Pending", None),
         Some(true) => ("Succeeded", Some(0)),
@@ -544,20 +515,29 @@ pub(crate) fn reconcile_job(c: &mut Cluster, k: &Key) {
         .as_str()
         .map(String::from)
         .unwrap_or_else(now_rfc3339);
-    let status = if c.failing_jobs.contains(&(k.2.clone(), k.3.clone())) {
-        let limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
-        json!({"startTime": start, "failed": limit + 1, "ready": 0, "conditions": [
-            cond("FailureTarget", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-            cond("Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit")]})
+    // Some(true) Complete, Some(false) Failed, None still active (as `job_terminal`).
+    let outcome = if c.failing_jobs.contains(&(k.2.clone(), k.3.clone())) {
+        Some(false)
     } else if c.opts.jobs_complete {
-        json!({"startTime": start, "completionTime": now_rfc3339(), "succeeded": 1, "ready": 0, "conditions": [
-            cond("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods"),
-            cond("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods")]})
+        Some(true)
     } else {
-        json!({"startTime": start, "active": 1, "ready": 0})
+        None
     };
-    set_status(c, k, status.clone());
-    let outcome = job_terminal(&json!({"status": status}));
+    let status = match outcome {
+        Some(false) => {
+            let limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
+            json!({"startTime": start, "failed": limit + 1, "ready": 0, "conditions": [
+                cond("FailureTarget", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+                cond("Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit")]})
+        }
+        Some(true) => {
+            json!({"startTime": start, "completionTime": now_rfc3339(), "succeeded": 1, "ready": 0, "conditions": [
+                cond("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods"),
+                cond("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods")]})
+        }
+        None => json!({"startTime": start, "active": 1, "ready": 0}),
+    };
+    set_status(c, k, status);
     job_pod(c, k, &job, outcome);
 }
 
@@ -673,21 +653,30 @@ fn helm_uninstall(c: &mut Cluster, k: &Key) {
 
 /// The garbage collector for a removed Job: its pods (owner uid) go with it.
 fn remove_pods_of(c: &mut Cluster, job: &Value) {
-    let uid = job["metadata"]["uid"].clone();
-    let owned: Vec<Key> = c
-        .objects
+    let uid = &job["metadata"]["uid"];
+    let owned = owned_pods(c, |_, o| &o["uid"] == uid);
+    remove_pods(c, owned);
+}
+
+/// The pods with an owner reference `owner(namespace, reference)` accepts.
+fn owned_pods(c: &Cluster, owner: impl Fn(&str, &Value) -> bool) -> Vec<Key> {
+    c.objects
         .iter()
         .filter(|((g, p, _, _), _)| g.is_empty() && p == "pods")
-        .filter(|(_, p)| {
-            p["metadata"]["ownerReferences"]
+        .filter(|((_, _, ns, _), pod)| {
+            pod["metadata"]["ownerReferences"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|o| o["uid"] == uid)
+                .any(|o| owner(ns, o))
         })
         .map(|(k, _)| k.clone())
-        .collect();
-    for k in owned {
+        .collect()
+}
+
+/// Pods gone at once (no grace: the garbage collector of a finished Job's pods), logs too.
+fn remove_pods(c: &mut Cluster, pods: Vec<Key>) {
+    for k in pods {
         c.objects.remove(&k);
         c.pod_logs.remove(&k);
     }
