@@ -558,9 +558,8 @@ fn parallel_commands_share_one_connection_and_the_pool_connects_once() {
 
         // A hardened sshd allows fewer sessions than we open at once: the refused opens wait
         // for a free slot instead of failing the command (sshd answers "connect failed").
-        h.ssh_ok(
-            "echo 'MaxSessions 2' >> /etc/ssh/sshd_config && (systemctl reload ssh || systemctl reload sshd)",
-        );
+        h.ssh_ok("echo 'MaxSessions 2' >> /etc/ssh/sshd_config");
+        h.reload_sshd();
         let tight = Pool::new(s.opts(), s.log.clone(), 4);
         let start = Instant::now();
         let tasks: Vec<_> = (0..6)
@@ -589,9 +588,8 @@ fn parallel_commands_share_one_connection_and_the_pool_connects_once() {
             "6 × 1 s under MaxSessions 2 took {took:?}: the limit was not in force"
         );
         tight.close_all().await;
-        h.ssh_ok(
-            "sed -i '/^MaxSessions 2$/d' /etc/ssh/sshd_config && (systemctl reload ssh || systemctl reload sshd)",
-        );
+        h.ssh_ok("sed -i '/^MaxSessions 2$/d' /etc/ssh/sshd_config");
+        h.reload_sshd();
 
         // A failed connect is remembered for the run: the second caller gets it at once.
         let mut dead = target(&h, "root");

@@ -143,6 +143,22 @@ impl TestHost {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Reloads sshd after a config change and waits until it accepts a new login again: on
+    /// SIGHUP sshd re-executes itself and closes its listening socket meanwhile, so a connect
+    /// right after `systemctl reload` can be refused (CI saw exactly that).
+    pub fn reload_sshd(&self) {
+        self.ssh_ok("systemctl reload ssh || systemctl reload sshd");
+        let t0 = std::time::Instant::now();
+        while !self.ssh("true").status.success() {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(20),
+                "sshd on {} did not accept a login within 20 s of its reload",
+                self.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Powers the host off (its disk is kept): a host that is down. Drop is still safe after.
     pub fn stop(&self) {
         if let Err(e) = bed_sh(&["host-stop", &self.name]) {
