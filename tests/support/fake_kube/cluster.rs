@@ -740,6 +740,14 @@ impl Cluster {
     /// A graceful pod delete (strategy.go CheckGracefulDelete): a bound, running pod stays with
     /// deletionTimestamp = now + grace until its kubelet removes it; an unbound or finished pod
     /// (or grace 0) goes at once. Returns the pod as the DELETE answers it.
+    /// A pod is gone from the store: the object, its termination clock and its log (every
+    /// path that ends a pod: deletion, the kubelet, the garbage collector, a test's orphans).
+    pub fn forget_pod(&mut self, k: &Key) {
+        self.objects.remove(k);
+        self.terminating_since.remove(k);
+        self.pod_logs.remove(k);
+    }
+
     pub fn delete_pod(&mut self, k: &Key, grace: Option<u64>) -> Value {
         let Some(pod) = self.objects.get(k).cloned() else {
             return json!({});
@@ -753,8 +761,7 @@ impl Cluster {
             .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_u64())
             .unwrap_or(30);
         if !bound || matches!(phase, "Succeeded" | "Failed") || grace == 0 {
-            self.objects.remove(k);
-            self.terminating_since.remove(k);
+            self.forget_pod(k);
             return pod;
         }
         if !pod["metadata"]["deletionTimestamp"].is_null() {

@@ -234,8 +234,7 @@ pub(crate) fn tick(c: &mut Cluster) {
             .map(|(k, _)| k.clone())
             .collect();
         for k in gone {
-            c.terminating_since.remove(&k);
-            c.objects.remove(&k);
+            c.forget_pod(&k);
         }
     }
     let deleting: Vec<Key> = c
@@ -449,7 +448,9 @@ fn job_pod(c: &mut Cluster, k: &Key, job: &Value, outcome: Option<bool>) {
     let stale = owned_pods(c, |ns, o| {
         ns == k.2 && o["kind"] == "Job" && o["name"] == k.3.as_str() && o["uid"] != uid.as_str()
     });
-    remove_pods(c, stale);
+    for k in stale {
+        c.forget_pod(&k);
+    }
     let (phase, exit) = match outcome {
         None => ("Pending", None),
         Some(true) => ("Succeeded", Some(0)),
@@ -654,8 +655,9 @@ fn helm_uninstall(c: &mut Cluster, k: &Key) {
 /// The garbage collector for a removed Job: its pods (owner uid) go with it.
 fn remove_pods_of(c: &mut Cluster, job: &Value) {
     let uid = &job["metadata"]["uid"];
-    let owned = owned_pods(c, |_, o| &o["uid"] == uid);
-    remove_pods(c, owned);
+    for k in owned_pods(c, |_, o| &o["uid"] == uid) {
+        c.forget_pod(&k);
+    }
 }
 
 /// The pods with an owner reference `owner(namespace, reference)` accepts.
@@ -672,12 +674,4 @@ fn owned_pods(c: &Cluster, owner: impl Fn(&str, &Value) -> bool) -> Vec<Key> {
         })
         .map(|(k, _)| k.clone())
         .collect()
-}
-
-/// Pods gone at once (no grace: the garbage collector of a finished Job's pods), logs too.
-fn remove_pods(c: &mut Cluster, pods: Vec<Key>) {
-    for k in pods {
-        c.objects.remove(&k);
-        c.pod_logs.remove(&k);
-    }
 }

@@ -415,9 +415,8 @@ impl FakeKube {
         self.with(|c| {
             let keys: Vec<cluster::Key> = c.terminating_since.keys().cloned().collect();
             for k in &keys {
-                c.objects.remove(k);
+                c.forget_pod(k);
             }
-            c.terminating_since.clear();
             if !keys.is_empty() {
                 c.rv += 1;
             }
@@ -445,8 +444,7 @@ impl FakeKube {
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in &orphans {
-                c.objects.remove(k);
-                c.terminating_since.remove(k);
+                c.forget_pod(k);
             }
             orphans.len()
         })
