@@ -81,4 +81,40 @@ fn main() {
             t[t.len() - 1]
         );
     }
+    // Where one more no-op of the full stack spends its time, from its run log: each
+    // component's span ends at its report event; commands and requests in between are its own.
+    let r = foundry(
+        &fs.sb,
+        &["--config", &variants[0].1, "stack", "install", "--yes"],
+    );
+    assert!(r.stdout.contains("No changes."), "{r}");
+    println!("one full-stack no-op, per component (from its run log):");
+    for (name, ms, execs, requests) in per_component(&fs.sb.run_logs().pop().expect("a run log")) {
+        println!("  {name:14} {ms:5} ms  {execs:2} remote commands  {requests:2} API requests");
+    }
+}
+
+/// (component, ms since the previous component ended, remote commands, API requests).
+fn per_component(log: &std::path::Path) -> Vec<(String, u128, usize, usize)> {
+    let text = std::fs::read_to_string(log).expect("read the run log");
+    let mut out = Vec::new();
+    let (mut mark, mut execs, mut requests) = (None, 0, 0);
+    for line in text.lines() {
+        let j: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let ts = humantime::parse_rfc3339_weak(j["ts"].as_str().expect("ts")).expect("a timestamp");
+        let mark = mark.get_or_insert(ts);
+        match j["kind"].as_str() {
+            Some("exec") => execs += 1,
+            Some("http") => requests += 1,
+            Some("event") => {
+                if let Some(c) = j["detail"]["component"].as_str() {
+                    let ms = ts.duration_since(*mark).unwrap_or_default().as_millis();
+                    out.push((c.to_string(), ms, execs, requests));
+                    (*mark, execs, requests) = (ts, 0, 0);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }

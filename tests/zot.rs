@@ -205,6 +205,20 @@ fn install_zot_then_push_pull_status_rerun_and_rotate_the_password() {
     assert!(htpasswd.starts_with("admin:$2y$"), "{htpasswd}");
     let hash = htpasswd.trim().split_once(':').unwrap().1;
     assert!(bcrypt::verify(&pw, hash).unwrap());
+    // ... and that hash is the one kept in OpenBao beside the password (a re-run compares
+    // bytes instead of running bcrypt)
+    let stored_hash = bao(
+        &sb,
+        &h,
+        &[
+            "kv",
+            "get",
+            "-mount=secret",
+            "-field=htpasswd_hash",
+            &format!("{INSTANCE}/zot/admin"),
+        ],
+    );
+    assert_eq!(stored_hash.trim(), hash);
 
     // --- the registry with the stored credentials, from this machine ---
     let reg = format!("{}:5000", h.ip);

@@ -139,6 +139,9 @@ impl FakeTruenas {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                // Like the middleware's aiohttp server (TCP_NODELAY on): without it Nagle
+                // delays a reply's second TLS record by the client's delayed ACK (~40 ms).
+                tcp.set_nodelay(true).ok();
                 let (s, acceptor) = (s.clone(), acceptor.clone());
                 tokio::spawn(async move { serve(tcp, acceptor, s).await });
             }

@@ -1,44 +1,43 @@
 //! The htpasswd file Zot authenticates against: one bcrypt line for the admin user.
 //!
-//! bcrypt is salted, so hashing the same password twice gives two different files. To keep
-//! `install` idempotent the existing file is kept whenever its admin line still verifies against
-//! the password in OpenBao; only a missing file, a missing user or a changed password produce a
-//! new hash.
+//! bcrypt is salted and deliberately slow (cost 12 is ~0.3 s of CPU), so foundry hashes the
+//! password once and keeps the hash in OpenBao next to it (see `secret.rs`); every host gets
+//! `user:hash` byte for byte and a re-run compares bytes instead of verifying a hash. A new
+//! hash is made only when the password changed or none is stored.
 
 use bcrypt::Version;
+use sha2::{Digest, Sha256};
 
 /// bcrypt cost: the `bcrypt` crate's default (12), the same as `htpasswd -B -C 12`.
 const COST: u32 = bcrypt::DEFAULT_COST;
 
-/// A fresh `user:$2y$...` line. `$2y$` is what Apache's `htpasswd -B` writes; Go's
+/// A fresh `$2y$...` hash of `password`. `$2y$` is what Apache's `htpasswd -B` writes; Go's
 /// `x/crypto/bcrypt` (used by Zot and by distribution) accepts it.
-pub fn line(user: &str, password: &str) -> anyhow::Result<String> {
-    let hash = bcrypt::hash_with_result(password, COST)?.format_for_version(Version::TwoY);
-    Ok(format!("{user}:{hash}\n"))
+pub fn hash(password: &str) -> anyhow::Result<String> {
+    Ok(bcrypt::hash_with_result(password, COST)?.format_for_version(Version::TwoY))
 }
 
-/// True when `existing` has a line for `user` whose hash matches `password`.
-pub fn verifies(existing: &[u8], user: &str, password: &str) -> bool {
-    let text = String::from_utf8_lossy(existing);
-    text.lines()
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(u, _)| *u == user)
-        .any(|(_, hash)| bcrypt::verify(password, hash.trim()).unwrap_or(false))
+/// The file's content: one line for `user`.
+pub fn content(user: &str, hash: &str) -> Vec<u8> {
+    format!("{user}:{hash}\n").into_bytes()
 }
 
-/// The content to install: the existing file unchanged when it already authenticates
-/// `user`/`password` and holds nothing else, else a new single-line file.
-pub fn desired(existing: Option<&[u8]>, user: &str, password: &str) -> anyhow::Result<Vec<u8>> {
-    if let Some(old) = existing {
-        let only_user = String::from_utf8_lossy(old)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .all(|l| l.split_once(':').is_some_and(|(u, _)| u == user));
-        if only_user && verifies(old, user, password) {
-            return Ok(old.to_vec());
-        }
-    }
-    Ok(line(user, password)?.into_bytes())
+/// Binds a stored hash to the password it was made from, so a password changed in OpenBao
+/// behind foundry's back (`bao kv patch`, `secret set`) is noticed without running bcrypt:
+/// hex SHA-256 over a label, the password and the hash. Kept in OpenBao beside the password
+/// itself, so it tells a reader nothing the password does not.
+pub fn binding(password: &str, hash: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"foundry zot htpasswd v1\0");
+    h.update(password.as_bytes());
+    h.update(b"\0");
+    h.update(hash.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// True when `hash` is a bcrypt hash of `password` (the slow check; tests and diagnostics).
+pub fn verifies(hash: &str, password: &str) -> bool {
+    bcrypt::verify(password, hash).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -46,36 +45,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fresh_line_is_2y_bcrypt_that_verifies() {
-        let l = line("admin", "s3cret-pass").unwrap();
-        assert!(l.starts_with("admin:$2y$12$"), "{l}");
-        assert!(l.ends_with('\n'));
-        assert!(verifies(l.as_bytes(), "admin", "s3cret-pass"));
-        assert!(!verifies(l.as_bytes(), "admin", "other"));
-        assert!(!verifies(l.as_bytes(), "root", "s3cret-pass"));
+    fn fresh_hash_is_2y_bcrypt_that_verifies() {
+        let h = hash("s3cret-pass").unwrap();
+        assert!(h.starts_with("$2y$12$"), "{h}");
+        assert!(verifies(&h, "s3cret-pass"));
+        assert!(!verifies(&h, "other"));
+        assert_eq!(content("admin", &h), format!("admin:{h}\n").into_bytes());
     }
 
     #[test]
-    fn existing_file_is_kept_when_it_verifies_and_replaced_otherwise() {
-        let old = line("admin", "pw-one").unwrap();
-        // same password: byte-identical, so the file probe sees no change
-        assert_eq!(
-            desired(Some(old.as_bytes()), "admin", "pw-one").unwrap(),
-            old.as_bytes()
-        );
-        // changed password: a new hash
-        let new = desired(Some(old.as_bytes()), "admin", "pw-two").unwrap();
-        assert_ne!(new, old.as_bytes());
-        assert!(verifies(&new, "admin", "pw-two"));
-        // extra users foundry does not manage are removed
-        let mixed = format!("{old}eve:$2y$12$abcdefghijklmnopqrstuv\n");
-        let out = desired(Some(mixed.as_bytes()), "admin", "pw-one").unwrap();
-        assert!(!String::from_utf8_lossy(&out).contains("eve:"));
-        // no file yet
-        assert!(verifies(
-            &desired(None, "admin", "pw-one").unwrap(),
-            "admin",
-            "pw-one"
-        ));
+    fn binding_changes_with_the_password_and_with_the_hash() {
+        let h = "$2y$12$abcdefghijklmnopqrstuuOQ2Bfq3v3Gq1m0b1kKf3dVx0eYpQe2";
+        let b = binding("pw-one", h);
+        assert_eq!(b.len(), 64);
+        assert_eq!(b, binding("pw-one", h), "deterministic");
+        assert_ne!(b, binding("pw-two", h));
+        assert_ne!(b, binding("pw-one", &h.replace('a', "b")));
+        // the separator keeps ("ab", "c…") and ("a", "bc…") apart
+        assert_ne!(binding("ab", "c"), binding("a", "bc"));
     }
 }

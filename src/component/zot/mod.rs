@@ -3,8 +3,9 @@
 //!
 //! - `prepare`: the admin password from OpenBao (generated and stored on first install).
 //! - `plan`: config.json + htpasswd + unit through `service::plan` (one probe, steps only for
-//!   what differs, one restart when anything the container reads changed); an htpasswd that
-//!   still verifies against the stored password is kept byte for byte (bcrypt is salted).
+//!   what differs, one restart when anything the container reads changed); the htpasswd line
+//!   is `admin_user:` + the bcrypt hash kept in OpenBao, so a re-run compares bytes and never
+//!   runs bcrypt (secret.rs).
 //! - `status`: unit + image tag, then readiness, the Distribution API with the stored
 //!   credentials (and wrong ones), and the cached repositories per upstream.
 //!
@@ -324,11 +325,16 @@ impl Phase for Password {
             ctx.note(n);
         }
         let (pw, line) = secret::read(ctx).await?;
-        let generate = matches!(pw, AdminPassword::WouldGenerate) && !ctx.dry_run;
+        let store = match &pw {
+            AdminPassword::WouldGenerate => Some(false),
+            AdminPassword::NeedsHash(_) => Some(true),
+            _ => None,
+        };
         ctx.outputs.put(PasswordOutput(pw));
-        if generate {
+        if let (Some(hash_only), false) = (store, ctx.dry_run) {
             return Ok(vec![Step::api(Arc::new(GeneratePassword {
                 ctx: ctx.clone(),
+                hash_only,
             }))]);
         }
         if let Some(l) = line {
@@ -341,15 +347,19 @@ impl Phase for Password {
 #[derive(Debug)]
 struct GeneratePassword {
     ctx: Arc<RunCtx>,
+    /// The password is there; only its htpasswd hash is missing or stale.
+    hash_only: bool,
 }
 
 #[async_trait::async_trait]
 impl ApiAction for GeneratePassword {
     fn describe(&self) -> String {
-        format!(
-            "generate the Zot admin password and store it in OpenBao at {}",
-            secret::path(&self.ctx.instance)
-        )
+        let what = if self.hash_only {
+            "hash the Zot admin password for htpasswd and store the hash"
+        } else {
+            "generate the Zot admin password and store it with its htpasswd hash"
+        };
+        format!("{what} in OpenBao at {}", secret::path(&self.ctx.instance))
     }
     async fn execute(&self) -> anyhow::Result<()> {
         let (pw, line) = secret::ensure(&self.ctx).await?;
@@ -378,10 +388,7 @@ impl Phase for RunRegistry {
             return Ok(vec![Step::cannot("run Zot", e)]);
         }
         let htpasswd = match ctx.outputs.get::<PasswordOutput>().map(|p| p.0) {
-            Some(AdminPassword::Known(pw)) => {
-                let existing = host.remote.read_file(&htpasswd_path(z), true).await?;
-                htpasswd::desired(existing.as_deref(), &z.admin_user, &pw)?
-            }
+            Some(AdminPassword::Known { hash, .. }) => htpasswd::content(&z.admin_user, &hash),
             Some(_) => PLACEHOLDER.to_vec(),
             None => anyhow::bail!("internal: the zot registry phase ran before its password phase"),
         };

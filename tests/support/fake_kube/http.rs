@@ -25,6 +25,10 @@ pub(crate) async fn serve(
             conn = listener.accept() => match conn { Ok(c) => c, Err(_) => continue },
             _ = &mut shutdown => return,
         };
+        // Like kube-apiserver (Go's net package sets TCP_NODELAY on every connection): without
+        // it, Nagle holds the second TLS record of a response for the client's delayed ACK and
+        // each request looks ~40 ms slower than the real server.
+        tcp.set_nodelay(true).ok();
         let acceptor = acceptor.clone();
         let cluster = cluster.clone();
         let ca_pem = ca_pem.clone();
