@@ -27,6 +27,7 @@ use support::TestHost;
 #[test]
 fn the_whole_stack_installs_in_order_and_a_second_run_changes_nothing() {
     let FullStack {
+        mut envoy,
         truenas,
         k3s,
         hosts,
@@ -115,6 +116,24 @@ fn the_whole_stack_installs_in_order_and_a_second_run_changes_nothing() {
         took.as_secs_f64(),
         c.exec,
         noop.len()
+    );
+
+    // `stack status`: every component healthy, including the in-cluster rows; Envoy's address
+    // answers HTTP (the STAND-IN answers 404 like an Envoy without a route for `/`).
+    let st = foundry(&sb, &["stack", "status"]);
+    assert_eq!(st.code, 0, "{st}");
+    assert!(
+        st.stdout.contains("Envoy at 10.214.0.2 answers HTTP (404)"),
+        "{st}"
+    );
+    // Envoy gone from its address: unhealthy, exit 7, and the row says why.
+    envoy.stop();
+    let st = foundry(&sb, &["stack", "status"]);
+    assert_eq!(st.code, 7, "{st}");
+    assert!(
+        st.stdout
+            .contains("10.214.0.2 does not answer HTTP on port 80"),
+        "{st}"
     );
     let _ = Arc::strong_count(&k3s.fake);
 }

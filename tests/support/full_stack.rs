@@ -9,9 +9,73 @@ use crate::fake_truenas::{FakeTruenas, API_KEY};
 use crate::k3s_standin::{self, StandinCluster, VERSION};
 use crate::support::stackrun::{boot_hosts, sandbox_with, INSTANCE};
 use crate::support::{bed, Sandbox, TestHost, ZOT_VERSION};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+/// Envoy's address: the first of the stack's `lb_range` (bed.sh `vip-up 2` puts it on the
+/// bridge, so this machine answers on it).
+pub const ENVOY_IP: &str = "10.214.0.2";
+const ENVOY_VIP_IDX: &str = "2";
+
+/// STAND-IN for Envoy on its LoadBalancer address: port 80 on [`ENVOY_IP`] answers every
+/// request the way Envoy answers a request no route matches (`404`, `server: envoy`, empty
+/// body). Stopped (and the address removed) on drop, or by [`FakeEnvoy::stop`].
+pub struct FakeEnvoy {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeEnvoy {
+    pub fn start() -> FakeEnvoy {
+        crate::support::bed_sh(&["vip-up", ENVOY_VIP_IDX]).expect("bed.sh vip-up for Envoy");
+        let listener = TcpListener::bind((ENVOY_IP, 80)).expect("bind Envoy's address, port 80");
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut c, _)) => {
+                        c.set_nonblocking(false).ok();
+                        c.set_read_timeout(Some(Duration::from_secs(2))).ok();
+                        let mut buf = [0u8; 4096];
+                        let _ = c.read(&mut buf);
+                        let _ = c.write_all(
+                            b"HTTP/1.1 404 Not Found\r\ndate: Thu, 03 Dec 2026 12:00:00 GMT\r\nserver: envoy\r\ncontent-length: 0\r\n\r\n",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        FakeEnvoy {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Envoy gone: nothing listens on its address any more (the address stays up, so a
+    /// request is refused rather than unanswered).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().ok();
+        }
+    }
+}
+
+impl Drop for FakeEnvoy {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = crate::support::bed_sh(&["vip-down", ENVOY_VIP_IDX]);
+    }
+}
+
 pub struct FullStack {
+    pub envoy: FakeEnvoy,
     pub truenas: FakeTruenas,
     pub k3s: StandinCluster,
     pub hosts: Vec<TestHost>,
@@ -33,6 +97,8 @@ impl FullStack {
         });
         k3s.fake.insert_chart_standins();
         crate::fake_kube::issuer_controller(&k3s.fake, "selfsigned-cluster-issuer");
+        k3s.fake.insert_envoy_service(ENVOY_IP);
+        let envoy = FakeEnvoy::start();
         let hosts = boot_hosts(tag, 3);
         let sb = sandbox_with(&hosts, &stack_yaml(&hosts, &k3s, &truenas));
         let vars = sb.write(
@@ -42,6 +108,7 @@ impl FullStack {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&vars, std::fs::Permissions::from_mode(0o600)).unwrap();
         FullStack {
+            envoy,
             truenas,
             k3s,
             hosts,

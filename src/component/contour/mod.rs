@@ -20,6 +20,8 @@ pub const REPO: &str = "https://projectcontour.github.io/helm-charts/";
 /// The chart's Envoy Service (`<release>-envoy`).
 pub const ENVOY_SERVICE: &str = "contour-envoy";
 const DEADLINE: Duration = Duration::from_secs(300);
+/// How long `stack status` waits for Envoy's HTTP answer.
+const ENVOY_HTTP_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct Contour;
 
@@ -109,6 +111,47 @@ pub async fn envoy_address(kube: &crate::k8s::Kube) -> Result<String, String> {
         })
 }
 
+/// An HTTP request to Envoy's address from this machine: any answer counts as up (with no
+/// route for `/`, Envoy answers 404 itself), no answer is the reason it is down. A short
+/// timeout, no redirects followed, recorded in the run log like every API request.
+pub async fn envoy_answers(ctx: &RunCtx, address: &str) -> Result<u16, String> {
+    let host = match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+        _ => address.to_string(),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(ENVOY_HTTP_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let t0 = std::time::Instant::now();
+    let r = client.get(format!("http://{host}/")).send().await;
+    let status = r.as_ref().ok().map(|r| r.status().as_u16());
+    ctx.log.http(
+        &format!("http://{host}"),
+        "GET",
+        "/",
+        status,
+        t0.elapsed(),
+        false,
+    );
+    match r {
+        Ok(r) => Ok(r.status().as_u16()),
+        Err(e) => {
+            let why = if e.is_timeout() {
+                format!("no answer within {}s", ENVOY_HTTP_TIMEOUT.as_secs())
+            } else if e.is_connect() {
+                "connection refused or unreachable".to_string()
+            } else {
+                e.to_string()
+            };
+            Err(format!(
+                "Envoy's address {address} does not answer HTTP on port 80 from this machine ({why}): check the envoy pods on the node holding it (`kubectl -n {NAMESPACE} get pods -o wide`) and that kube-vip announces it"
+            ))
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Component for Contour {
     fn name(&self) -> &str {
@@ -163,11 +206,18 @@ impl Component for Contour {
                 Err(rows) => return rows,
             };
         let envoy = match envoy_address(&kube).await {
-            Ok(a) => HostStatus {
-                installed: true,
-                version: None,
-                healthy: true,
-                message: format!("Envoy at {a}"),
+            Ok(a) => match envoy_answers(ctx, &a).await {
+                Ok(code) => HostStatus {
+                    installed: true,
+                    version: None,
+                    healthy: true,
+                    message: format!("Envoy at {a} answers HTTP ({code})"),
+                },
+                Err(m) => HostStatus {
+                    installed: true,
+                    message: m,
+                    ..Default::default()
+                },
             },
             Err(m) => HostStatus {
                 installed: chart_row.installed,
@@ -177,7 +227,7 @@ impl Component for Contour {
         };
         vec![
             (format!("{NAME} (HelmChart, rollout)"), chart_row),
-            (format!("{NAME} (Envoy address)"), envoy),
+            (format!("{NAME} (Envoy address, HTTP)"), envoy),
         ]
     }
 }

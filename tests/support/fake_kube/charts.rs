@@ -63,6 +63,21 @@ impl FakeKube {
     }
 }
 
+impl FakeKube {
+    /// Contour's Envoy Service as the chart creates it (type LoadBalancer), with the address
+    /// kube-vip's cloud provider would have written into `status.loadBalancer` (STAND-IN for
+    /// kube-vip: it takes the first address of `lb_range`).
+    pub fn insert_envoy_service(&self, ip: &str) {
+        self.insert(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "contour-envoy", "namespace": "projectcontour"},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                     "selector": {"app": "envoy"},
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
+                               {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}}}));
+    }
+}
+
 /// cert-manager's controller, stand-in: marks ClusterIssuer `name` Ready once it exists (a
 /// thread that ends with the fake).
 pub fn issuer_controller(fake: &Arc<FakeKube>, name: &str) {
