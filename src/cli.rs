@@ -125,6 +125,18 @@ pub enum StackCmd {
     },
     /// Component × host: installed, version, healthy
     Status,
+    /// Deploy a tiny workload with an Ingress and a certificate, check it answers through Envoy, remove it
+    Test {
+        /// The workload's image (pulled through Zot like every image)
+        #[arg(long, default_value = crate::cluster::smoke::DEFAULT_IMAGE)]
+        image: String,
+        /// How long each wait (rollout, certificate, first answer) may take, in seconds
+        #[arg(long, default_value_t = 180, value_name = "SECS")]
+        timeout: u64,
+        /// Leave the test namespace in place (for a look with kubectl)
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,7 +259,8 @@ pub struct HostAddArgs {
     /// SSH port [default: 22]
     #[arg(long)]
     pub port: Option<u16>,
-    /// Comma-separated: openbao, zot, cluster-control-plane, cluster-worker
+    /// Comma-separated: openbao, zot, cluster-control-plane, cluster-worker, cluster (K3s server
+    /// or agent, picked by the node count)
     #[arg(long, value_delimiter = ',')]
     pub roles: Vec<String>,
     /// Private key file
@@ -428,6 +441,23 @@ pub enum StorageCmd {
     List,
     /// Connect, log in, create and delete a temporary dataset; reports each step
     Test,
+    /// Stop managing a dataset: delete its NFS share, drop it from stack.yaml; data kept unless --destroy-data
+    Remove(StorageRemoveArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StorageRemoveArgs {
+    /// The dataset as in storage.truenas.datasets (`k8s/volumes`) or its full name (`tank/k8s/volumes`)
+    pub dataset: String,
+    /// Also destroy the dataset, its children and snapshots (asks for the full name to be typed)
+    #[arg(long)]
+    pub destroy_data: bool,
+    /// Show what would be deleted (and lost), change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The dataset's full name (`tank/k8s/volumes`): confirms without a terminal; needed for --destroy-data there
+    #[arg(long, value_name = "NAME")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -89,6 +89,38 @@ fn the_whole_stack_installs_in_order_and_a_second_run_changes_nothing() {
         )
         .is_some());
 
+    // Air-gapped charts: every server serves the bundle's archives, and the HelmCharts name
+    // them through K3s's static URL instead of a repository.
+    for (chart, archive) in [
+        ("contour", "contour-0.7.0.tgz"),
+        ("cert-manager", "cert-manager-v1.21.0.tgz"),
+    ] {
+        let local = k3s.bundle_dir().join("charts").join(archive);
+        let want = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            std::fs::read(&local).unwrap(),
+        ));
+        for h in &hosts {
+            let remote = h.ssh_ok(&format!(
+                "stat -c '%a %U' /var/lib/rancher/k3s/server/static/charts/{archive} && sha256sum /var/lib/rancher/k3s/server/static/charts/{archive}"
+            ));
+            assert!(remote.starts_with("644 root\n"), "{}: {remote}", h.name);
+            assert!(remote.contains(&want), "{}: {remote}", h.name);
+        }
+        let hc = k3s
+            .fake
+            .object("helm.cattle.io", "helmcharts", "kube-system", chart)
+            .unwrap();
+        assert_eq!(
+            hc["spec"]["chart"],
+            format!("https://%{{KUBERNETES_API}}%/static/charts/{archive}"),
+            "{hc}"
+        );
+        assert!(
+            hc["spec"]["repo"].is_null() && hc["spec"]["version"].is_null(),
+            "{hc}"
+        );
+    }
+
     // Second run: nothing to do anywhere.
     let kube_mut = k3s.fake.mutating_count();
     let kube_requests = k3s.fake.requests().len();
@@ -126,6 +158,60 @@ fn the_whole_stack_installs_in_order_and_a_second_run_changes_nothing() {
         st.stdout.contains("Envoy at 10.214.0.2 answers HTTP (404)"),
         "{st}"
     );
+    // `stack test`: a workload through Zot, a certificate from the ClusterIssuer, an Ingress,
+    // answered through Envoy's address (the STAND-INs: cert-manager's Certificate controller,
+    // Envoy routing by the mock's Ingresses), then everything removed again.
+    let t = foundry(&sb, &["stack", "test", "--timeout", "30"]);
+    assert_eq!(t.code, 0, "{t}");
+    for step in [
+        "✓ Envoy's address",
+        "✓ create the test objects",
+        "✓ workload rolled out",
+        "✓ certificate Ready",
+        "✓ answers through Envoy",
+        "✓ clean up",
+    ] {
+        assert!(t.stdout.contains(step), "{step}: {t}");
+    }
+    assert!(
+        t.stdout
+            .contains("answered 200 with the certificate cert-manager issued"),
+        "{t}"
+    );
+    let leftovers: Vec<String> = ["namespaces", "ingresses", "services", "secrets"]
+        .iter()
+        .flat_map(|p| {
+            let g = if *p == "ingresses" {
+                "networking.k8s.io"
+            } else {
+                ""
+            };
+            k3s.fake.objects(g, p)
+        })
+        .chain(k3s.fake.objects("apps", "deployments"))
+        .chain(k3s.fake.objects("cert-manager.io", "certificates"))
+        .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
+        .filter(|n| n.starts_with("foundry-test-"))
+        .collect();
+    assert!(leftovers.is_empty(), "not cleaned up: {leftovers:?}");
+    // A workload that never becomes available: the test fails at that step (exit 7), says
+    // why, and still cleans up.
+    k3s.fake.hold_unavailable_prefix("foundry-test-");
+    let t = foundry(&sb, &["stack", "test", "--timeout", "3"]);
+    assert_eq!(t.code, 7, "{t}");
+    assert!(t.stdout.contains("✗ workload rolled out"), "{t}");
+    assert!(t.stdout.contains("✓ clean up"), "{t}");
+    assert!(
+        k3s.fake
+            .objects("", "namespaces")
+            .iter()
+            .all(|n| !n["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("foundry-test-")),
+        "not cleaned up after the failure"
+    );
+
     // Envoy gone from its address: unhealthy, exit 7, and the row says why.
     envoy.stop();
     let st = foundry(&sb, &["stack", "status"]);

@@ -667,3 +667,356 @@ fn the_storage_phase_plans_through_the_run_context() {
     );
     assert_eq!(fake.keys(), vec![(Transport::Tls, API_KEY.to_string())]);
 }
+
+// ---- storage remove ------------------------------------------------------------------------
+
+const REMOVE_STACK: &str = "\
+# my lab: this comment stays
+cluster: {name: lab, domain: lab.example.com, vip: 10.0.0.50}
+network: {cidr: 10.0.0.0/24}   # hosts' LAN
+hosts:
+  - {hostname: n1, address: 10.0.0.11, roles: [openbao]}
+storage:
+  truenas:
+    url: URL
+    user: truenas_admin
+    api_key: ${secret:truenas:api_key}
+    pool: tank
+    tls_fingerprint: FP
+    datasets:
+      # the CSI parents
+      - {name: k8s/volumes, csi: volumes, quota: 10GiB, nfs: true, nfs_maproot_user: root, nfs_maproot_group: wheel}
+      - name: k8s/snapshots   # a sibling, never inside volumes
+        csi: snapshots
+";
+
+/// A TrueNAS converged to REMOVE_STACK (datasets, the share of k8s/volumes, NFS running) and a
+/// HOME with that stack.yaml.
+fn remove_setup() -> (FakeTruenas, Home, String) {
+    let fake = FakeTruenas::start();
+    let src = REMOVE_STACK
+        .replace("URL", &fake.url())
+        .replace("FP", &fake.fingerprint);
+    converge(&fake, &src);
+    assert_eq!(fake.share_paths(), ["/mnt/tank/k8s/volumes"]);
+    fake.reset_calls();
+    fake.with(|s| s.keys_received.clear());
+    let home = Home::new(&src);
+    (fake, home, src)
+}
+
+impl Home {
+    fn stack(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(".foundry/stack.yaml")).unwrap()
+    }
+}
+
+/// The run log's RPC lines: (method, mutating).
+fn rpc_lines(logs: &str) -> Vec<(String, bool)> {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["detail"]["method"] == "RPC" || v["method"] == "RPC")
+        .map(|v| {
+            let d = if v["detail"].is_object() {
+                &v["detail"]
+            } else {
+                &v
+            };
+            (
+                d["path"].as_str().unwrap_or_default().to_string(),
+                d["mutating"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn storage_remove_without_destroy_data_deletes_only_the_share_and_the_entry() {
+    let (fake, home, src) = remove_setup();
+    // Unknown names: refused with the configured ones, nothing contacted.
+    let out = home.foundry(&["--yes", "storage", "remove", "media"], None);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("configured: k8s/volumes, k8s/snapshots"),
+        "{out:?}"
+    );
+    // No terminal and no --yes: refused before anything is contacted.
+    let out = home.foundry(&["storage", "remove", "k8s/volumes"], None);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("pass --yes"), "{out:?}");
+    assert_eq!(fake.keys(), vec![], "TrueNAS was contacted");
+    assert_eq!(home.stack(), src);
+
+    let out = home.foundry(&["--yes", "storage", "remove", "k8s/volumes"], None);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(fake.mutating_calls(), ["sharing.nfs.delete"]);
+    assert_eq!(fake.share_paths(), Vec::<String>::new());
+    assert!(fake
+        .dataset_names()
+        .contains(&"tank/k8s/volumes".to_string()));
+    assert!(out.stdout.contains("The data is kept"), "{out:?}");
+    assert!(out.stdout.contains("--destroy-data"), "{out:?}");
+    let stack = home.stack();
+    assert!(!stack.contains("k8s/volumes"), "{stack}");
+    assert!(
+        stack.contains("name: k8s/snapshots   # a sibling"),
+        "{stack}"
+    );
+    assert!(
+        stack.starts_with("# my lab: this comment stays\n"),
+        "{stack}"
+    );
+    assert!(stack.contains("# hosts' LAN") && stack.contains("# the CSI parents"));
+    assert_eq!(
+        stack,
+        src.replace(
+            &src.lines()
+                .find(|l| l.contains("name: k8s/volumes"))
+                .map(|l| format!("{l}\n"))
+                .unwrap(),
+            ""
+        )
+    );
+    // Every call is in the run log, the delete as the only mutating one.
+    let rpcs = rpc_lines(&home.logs());
+    assert!(
+        rpcs.contains(&("sharing.nfs.query".into(), false)),
+        "{rpcs:?}"
+    );
+    let mutating: Vec<&str> = rpcs
+        .iter()
+        .filter(|(_, m)| *m)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert_eq!(mutating, ["sharing.nfs.delete"], "{rpcs:?}");
+    // The entry is gone: the name is unknown now, and TrueNAS is not touched again.
+    fake.reset_calls();
+    let out = home.foundry(&["--yes", "storage", "remove", "k8s/volumes"], None);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(fake.with(|s| s.calls.len()), 0);
+}
+
+#[test]
+fn storage_remove_destroy_data_needs_the_exact_full_name() {
+    let (fake, home, src) = remove_setup();
+    fake.add_dataset("tank/k8s/volumes/pvc-1");
+    fake.add_snapshots("tank/k8s/volumes", 2);
+    let base = ["storage", "remove", "k8s/volumes", "--destroy-data"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        extra
+            .iter()
+            .chain(base.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        home.foundry(&a, None)
+    };
+    // No terminal, no --confirm: refused, and --yes does not change that.
+    let out = run(with(&[]));
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--confirm tank/k8s/volumes")
+            && out.stderr.contains("--yes alone is not enough"),
+        "{out:?}"
+    );
+    let out = run(with(&["--yes"]));
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--yes does not confirm"), "{out:?}");
+    // A wrong name (the relative one is not the full name): refused.
+    for wrong in ["k8s/volumes", "tank/k8s/volume", "tank/k8s/snapshots"] {
+        let mut a = with(&[]);
+        a.extend(["--confirm".into(), wrong.into()]);
+        let out = run(a);
+        assert_eq!(out.code, 2, "{wrong}: {out:?}");
+        assert!(
+            out.stderr.contains("is not the dataset's full name"),
+            "{out:?}"
+        );
+    }
+    assert_eq!(fake.count("pool.dataset.delete"), 0);
+    assert_eq!(fake.count("sharing.nfs.delete"), 0);
+    assert_eq!(fake.keys(), vec![], "TrueNAS was contacted");
+    assert_eq!(home.stack(), src);
+
+    // The right name: the share, then the dataset (with its child and snapshots), then stack.yaml.
+    let mut a = with(&["--yes"]);
+    a.extend(["--confirm".into(), "tank/k8s/volumes".into()]);
+    let out = run(a);
+    assert_eq!(out.code, 0, "{out:?}");
+    for want in [
+        "THIS DESTROYS DATA",
+        "dataset:   tank/k8s/volumes",
+        "children:  1 (tank/k8s/volumes/pvc-1)",
+        "snapshots: 2",
+        "destroyed dataset tank/k8s/volumes",
+    ] {
+        assert!(out.stdout.contains(want), "{want}: {out:?}");
+    }
+    assert_eq!(
+        fake.mutating_calls(),
+        ["sharing.nfs.delete", "pool.dataset.delete"]
+    );
+    let names = fake.dataset_names();
+    assert!(
+        !names.iter().any(|n| n.starts_with("tank/k8s/volumes")),
+        "{names:?}"
+    );
+    assert!(names.contains(&"tank/k8s/snapshots".to_string()));
+    let stack = home.stack();
+    assert!(!stack.contains("k8s/volumes") && stack.contains("k8s/snapshots"));
+    assert!(stack.contains("# my lab: this comment stays"));
+}
+
+#[test]
+fn storage_remove_dry_run_changes_nothing() {
+    let (fake, home, src) = remove_setup();
+    for args in [
+        &["storage", "remove", "k8s/volumes", "--dry-run"][..],
+        &[
+            "storage",
+            "remove",
+            "tank/k8s/volumes",
+            "--destroy-data",
+            "--dry-run",
+        ][..],
+    ] {
+        let out = home.foundry(args, None);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        assert!(
+            out.stdout.contains("would remove tank/k8s/volumes"),
+            "{out:?}"
+        );
+        assert!(out.stdout.contains("delete NFS share 1"), "{out:?}");
+        assert!(out.stdout.contains("dry run: nothing changed"), "{out:?}");
+    }
+    let out = home.foundry(
+        &[
+            "storage",
+            "remove",
+            "k8s/volumes",
+            "--destroy-data",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(out.stdout.contains("THIS DESTROYS DATA"), "{out:?}");
+    assert_eq!(fake.mutating_calls(), Vec::<String>::new());
+    let rpcs = rpc_lines(&home.logs());
+    assert!(rpcs.len() >= 6, "{rpcs:?}");
+    assert!(rpcs.iter().all(|(_, m)| !m), "{rpcs:?}");
+    assert_eq!(home.stack(), src);
+    assert_eq!(fake.share_paths(), ["/mnt/tank/k8s/volumes"]);
+}
+
+#[test]
+fn storage_remove_finishes_on_a_rerun_after_a_lost_connection() {
+    // The change is made on TrueNAS, but its answer never arrives: once after the share
+    // delete, once after the dataset delete.
+    for method in ["sharing.nfs.delete", "pool.dataset.delete"] {
+        let (fake, home, src) = remove_setup();
+        fake.hooks(|h| h.drop_after_call = Some((method.into(), 1)));
+        let args = [
+            "storage",
+            "remove",
+            "k8s/volumes",
+            "--destroy-data",
+            "--confirm",
+            "tank/k8s/volumes",
+        ];
+        let out = home.foundry(&args, None);
+        assert_eq!(out.code, 4, "{method}: {out:?}");
+        assert!(out.stderr.contains(&format!("`{method}`")), "{out:?}");
+        assert!(out.stderr.contains("Run the same command again"), "{out:?}");
+        assert_eq!(home.stack(), src, "stack.yaml is edited last");
+        assert_eq!(
+            fake.dataset_names()
+                .contains(&"tank/k8s/volumes".to_string()),
+            method == "sharing.nfs.delete"
+        );
+
+        let out = home.foundry(&args, None);
+        assert_eq!(out.code, 0, "{method}: {out:?}");
+        assert!(out.stdout.contains("none (nothing to delete)"), "{out:?}");
+        assert!(!fake
+            .dataset_names()
+            .contains(&"tank/k8s/volumes".to_string()));
+        assert_eq!(fake.share_paths(), Vec::<String>::new());
+        assert!(!home.stack().contains("k8s/volumes"));
+        assert_eq!(
+            fake.count("pool.dataset.delete"),
+            1,
+            "{method}: a destroyed dataset is not deleted again"
+        );
+    }
+}
+
+impl Home {
+    /// Run foundry with a terminal as standard input (util-linux `script` makes the pty and
+    /// types `input` into it). None when `script` is not installed.
+    fn foundry_tty(&self, args: &[&str], input: &str) -> Option<Out> {
+        let script = ["/usr/bin/script", "/bin/script"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let line = std::iter::once(env!("CARGO_BIN_EXE_foundry"))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new(script);
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("FOUNDRY_") || k.starts_with("XDG_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().ok()?;
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(input.as_bytes()).unwrap();
+            // Keep the terminal open until foundry has read the line.
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        Some(Self::finish(child))
+    }
+}
+
+#[test]
+fn storage_remove_on_a_terminal_asks_for_the_full_name() {
+    let (fake, home, src) = remove_setup();
+    let args = ["storage", "remove", "k8s/volumes", "--destroy-data"];
+    // `script` comes with bsdutils (Essential on Debian): missing is a broken machine, not a skip.
+    let out = home
+        .foundry_tty(&args, "k8s/volumes\n")
+        .expect("util-linux `script` (bsdutils) to run foundry on a terminal");
+    // The relative name is not the full name: aborted after showing what would be lost.
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("THIS DESTROYS DATA"), "{out:?}");
+    assert!(out.stdout.contains("Type `tank/k8s/volumes`"), "{out:?}");
+    assert!(
+        out.stdout.contains("not confirmed; nothing changed"),
+        "{out:?}"
+    );
+    assert_eq!(fake.mutating_calls(), Vec::<String>::new());
+    assert_eq!(home.stack(), src);
+
+    let out = home.foundry_tty(&args, "tank/k8s/volumes\n").unwrap();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("destroyed dataset tank/k8s/volumes"),
+        "{out:?}"
+    );
+    assert_eq!(
+        fake.mutating_calls(),
+        ["sharing.nfs.delete", "pool.dataset.delete"]
+    );
+    assert!(!home.stack().contains("k8s/volumes"));
+}

@@ -8,6 +8,7 @@
 //! - [`view`]: what foundry reads from a Node (role, Ready, versions, etcd membership).
 //! - [`status`]: the health summary, in at most 3 API round trips, no SSH.
 //! - [`inventory`]: Nodes joined with stack.yaml's cluster hosts.
+//! - [`smoke`]: `stack test`: a workload, a certificate and an Ingress, answered through Envoy.
 //! - [`remove`]: the safety rules (last server, quorum, another server NotReady), the step
 //!   plan, and drain → delete → wait for the etcd member.
 
@@ -15,5 +16,6 @@ pub mod add;
 pub mod backup;
 pub mod inventory;
 pub mod remove;
+pub mod smoke;
 pub mod status;
 pub mod view;

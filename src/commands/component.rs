@@ -323,14 +323,30 @@ async fn purge_or_keep(
     }
 }
 
-/// Removing a component removes its data on its hosts: `--yes`, or the component's name typed
-/// on a terminal. Without a terminal and without `--yes` nothing is contacted.
+/// What `component uninstall NAME` removes and what it keeps (each component's
+/// `uninstall_phases`; docs/installation.md lists the same).
+fn uninstall_effect(name: &str) -> &'static str {
+    match name {
+        "openbao" => "stops OpenBao and removes its systemd unit; its config and data directories (the data holds every secret) are kept",
+        "zot" => "stops Zot and removes its systemd unit; its config and storage directories are kept",
+        "k3s" => "stops K3s and deletes its unit, binary, config and data directory (etcd data included) on its hosts; the tokens and kubeconfig stay in OpenBao unless --purge",
+        "contour" | "cert-manager" => "deletes its HelmChart from the cluster and waits for the release to be removed",
+        "host-prep" => "removes foundry's kernel module and sysctl files from the hosts; packages, swap and time sync are left as they are",
+        "storage" => "changes nothing: foundry never deletes a TrueNAS dataset or share",
+        n if n.starts_with("service/") => "stops the service and removes its systemd unit; its files and data directories are kept",
+        _ => "stops it and removes what it installed on its hosts",
+    }
+}
+
+/// Uninstalling needs `--yes`, or the component's name typed on a terminal. Without a terminal
+/// and without `--yes` nothing is contacted.
 fn confirm_uninstall(g: &GlobalOpts, name: &str) -> anyhow::Result<()> {
+    let effect = uninstall_effect(name);
     super::prompt::confirm_typed(
         g.yes,
         name,
-        &format!("This stops {name} and deletes its files and data on its hosts."),
-        format!("uninstalling {name} stops it and deletes its files and data on its hosts; see the steps with `foundry component uninstall {name} --dry-run`, then run again with --yes (no terminal to ask on)"),
+        &format!("Uninstalling {name} {effect}."),
+        format!("uninstalling {name} {effect}; see the steps with `foundry component uninstall {name} --dry-run`, then run again with --yes (no terminal to ask on)"),
         format!("not confirmed: {name} left as it is"),
     )
 }

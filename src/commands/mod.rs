@@ -12,6 +12,7 @@ pub mod openbao;
 pub mod prompt;
 pub mod secret;
 pub mod stack;
+pub mod stack_test;
 pub mod storage;
 pub mod validate;
 

@@ -56,7 +56,7 @@ async fn get(g: &GlobalOpts, path: &str, key: &str) -> Result<i32> {
     Ok(0)
 }
 
-/// Where a write goes. Only the file backend exists so far.
+/// Where a write goes: `~/.foundryvars` or the stack's OpenBao (the environment is read-only).
 enum Backend {
     File,
     Openbao(crate::openbao::SecretStore),

@@ -20,6 +20,11 @@ pub async fn run(g: &GlobalOpts, cmd: StackCmd) -> anyhow::Result<i32> {
         }
         StackCmd::Install { dry_run: false } => converge(g, Mode::Apply).await,
         StackCmd::Status => status(g).await,
+        StackCmd::Test {
+            image,
+            timeout,
+            keep,
+        } => super::stack_test::run(g, image, timeout, keep).await,
     }
 }
 
@@ -140,12 +145,26 @@ pub async fn converge_only(g: &GlobalOpts, mode: Mode, only: Option<&str>) -> an
     }
     let mut reports: Vec<ComponentReport> = Vec::new();
     let mut not_started = Vec::new();
-    for c in comps {
-        if reports.iter().any(|r| r.failed() || r.interrupted()) {
-            not_started.push(c.name().to_string());
-            continue;
+    let mut after = AfterFailure::default();
+    for (i, c) in comps.iter().enumerate() {
+        let names: Vec<(&str, &[&str])> = comps[i..]
+            .iter()
+            .map(|c| (c.name(), c.depends_on()))
+            .collect();
+        match after.next(&names, |q| go_on_after_failure(g, mode, q)) {
+            Next::Run => {}
+            Next::Skip => {
+                not_started.push(c.name().to_string());
+                continue;
+            }
         }
-        reports.push(engine::run_component(&ctx, c, mode).await);
+        let r = engine::run_component(&ctx, c.clone(), mode).await;
+        if r.interrupted() {
+            after.interrupted = true;
+        } else if r.failed() {
+            after.failed.insert(c.name().to_string());
+        }
+        reports.push(r);
     }
     ctx.close().await;
     let code = finish(
@@ -157,6 +176,96 @@ pub async fn converge_only(g: &GlobalOpts, mode: Mode, only: Option<&str>) -> an
         setup.log.path().as_deref(),
     )?;
     Ok(code)
+}
+
+/// What the run does after a component failed: components that need it (directly or through
+/// another) are not started; the others run only after a yes (a plan always goes on: it
+/// changes nothing). An interrupt stops everything.
+#[derive(Debug, Default)]
+struct AfterFailure {
+    /// Failed components and those not started because they need one.
+    failed: std::collections::BTreeSet<String>,
+    interrupted: bool,
+    /// The answer, once asked.
+    go_on: Option<bool>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Run,
+    Skip,
+}
+
+impl AfterFailure {
+    /// `rest[0]` is the component about to run, `rest[1..]` those after it (name, depends_on).
+    /// `ask` gets (failed, independent components still to come) and is called at most once
+    /// per run, the first time an independent component would run after a failure.
+    fn next(
+        &mut self,
+        rest: &[(&str, &[&str])],
+        ask: impl FnOnce(&(Vec<String>, Vec<String>)) -> bool,
+    ) -> Next {
+        let (name, deps) = rest[0];
+        if self.interrupted {
+            return Next::Skip;
+        }
+        if deps.iter().any(|d| self.failed.contains(*d)) {
+            self.failed.insert(name.to_string());
+            return Next::Skip;
+        }
+        if self.failed.is_empty() {
+            return Next::Run;
+        }
+        if self.go_on.is_none() {
+            self.go_on = Some(ask(&after_names(self, rest)));
+        }
+        if self.go_on == Some(true) {
+            Next::Run
+        } else {
+            Next::Skip
+        }
+    }
+}
+
+/// The components still to come that need none of the failed ones (for the question).
+fn after_names(after: &AfterFailure, rest: &[(&str, &[&str])]) -> (Vec<String>, Vec<String>) {
+    let mut blocked = after.failed.clone();
+    let mut independent = Vec::new();
+    for (name, deps) in rest {
+        if deps.iter().any(|d| blocked.contains(*d)) {
+            blocked.insert(name.to_string());
+        } else {
+            independent.push(name.to_string());
+        }
+    }
+    (after.failed.iter().cloned().collect(), independent)
+}
+
+/// Go on with components that do not depend on a failed one? A plan: yes (read-only).
+/// `--yes`: yes. A terminal: ask. Otherwise (CI without `--yes`): no.
+fn go_on_after_failure(
+    g: &GlobalOpts,
+    mode: Mode,
+    (failed, independent): &(Vec<String>, Vec<String>),
+) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if matches!(mode, Mode::Plan | Mode::UninstallPlan) || g.yes {
+        return true;
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return false;
+    }
+    eprint!(
+        "{} failed (and what needs it is not started). Go on with {}, which do not depend on it? [y/N] ",
+        failed.join(", "),
+        independent.join(", ")
+    );
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
 }
 
 /// Print the result of a plan/install/uninstall and return the exit code for it.
@@ -318,7 +427,7 @@ pub fn finish(
             }
             if !not_started.is_empty() {
                 println!(
-                    "not started (an earlier component failed): {}",
+                    "not started (it needs a component that failed, or the run stopped after a failure): {}",
                     not_started.join(", ")
                 );
             }
@@ -442,4 +551,75 @@ pub async fn report_status(
 
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AfterFailure, Next};
+
+    /// The design's order plus a user service that needs only host-prep.
+    const STACK: &[(&str, &[&str])] = &[
+        ("host-prep", &[]),
+        ("openbao", &["host-prep"]),
+        ("service/web", &["host-prep"]),
+        ("zot", &["host-prep", "openbao"]),
+        ("k3s", &["host-prep", "openbao", "zot"]),
+        ("contour", &["k3s"]),
+        ("extra", &[]),
+    ];
+
+    /// Runs the loop of `converge_only` with `fails` failing; returns (ran, asked with).
+    /// (failed, independent components still to come), as the question gets them.
+    type Question = (Vec<String>, Vec<String>);
+
+    fn run(fails: &str, answer: bool) -> (Vec<&'static str>, Vec<Question>) {
+        let mut after = AfterFailure::default();
+        let (mut ran, mut asked) = (Vec::new(), Vec::new());
+        for i in 0..STACK.len() {
+            let next = after.next(&STACK[i..], |q| {
+                asked.push(q.clone());
+                answer
+            });
+            if next == Next::Run {
+                ran.push(STACK[i].0);
+                if STACK[i].0 == fails {
+                    after.failed.insert(fails.to_string());
+                }
+            }
+        }
+        (ran, asked)
+    }
+
+    #[test]
+    fn dependents_of_a_failure_never_run_and_the_others_only_after_a_yes() {
+        let (ran, asked) = run("openbao", true);
+        assert_eq!(ran, ["host-prep", "openbao", "service/web", "extra"]);
+        // asked once, naming the failed one and exactly the independent ones still to come
+        assert_eq!(
+            asked,
+            [(
+                vec!["openbao".to_string()],
+                vec!["service/web".to_string(), "extra".to_string()]
+            )]
+        );
+        let (ran, asked) = run("openbao", false);
+        assert_eq!(ran, ["host-prep", "openbao"]);
+        assert_eq!(asked.len(), 1);
+        // no failure: never asked
+        let (ran, asked) = run("none", false);
+        assert_eq!(ran.len(), STACK.len());
+        assert!(asked.is_empty());
+        // the last component fails: nothing left to ask about
+        let (_, asked) = run("extra", false);
+        assert!(asked.is_empty());
+    }
+
+    #[test]
+    fn an_interrupt_stops_everything() {
+        let mut after = AfterFailure {
+            interrupted: true,
+            ..Default::default()
+        };
+        assert_eq!(after.next(&STACK[6..], |_| true), Next::Skip);
+    }
 }

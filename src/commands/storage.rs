@@ -1,8 +1,8 @@
-//! `foundry storage configure|list|test`: TrueNAS over its JSON-RPC API (no SSH).
+//! `foundry storage configure|list|test|remove`: TrueNAS over its JSON-RPC API (no SSH).
 
 use super::common;
-use crate::cli::{GlobalOpts, OutputFormat, StorageCmd, StorageConfigureArgs};
-use crate::config::edit::{set_value, write_atomic};
+use crate::cli::{GlobalOpts, OutputFormat, StorageCmd, StorageConfigureArgs, StorageRemoveArgs};
+use crate::config::edit::{save_edited, set_value, write_atomic};
 use crate::config::load::{load, load_str};
 use crate::config::validate::{validate, Severity};
 use crate::config::{StackConfig, TruenasConfig};
@@ -10,8 +10,10 @@ use crate::error::{fail, ExitClass};
 use crate::redact;
 use crate::run::log::{RunLog, RunLogHandle};
 use crate::secrets::file;
+use crate::truenas::remove;
 use crate::truenas::selftest::{self, Outcome, StepReport};
 use crate::truenas::size::human;
+use crate::truenas::stack_edit::remove_dataset_entry;
 use crate::truenas::{to_failure, Client, Settings, TruenasError, Trust};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -29,6 +31,7 @@ pub async fn run(g: &GlobalOpts, cmd: StorageCmd) -> Result<i32> {
         StorageCmd::Configure(a) => configure(g, a).await,
         StorageCmd::List => list(g).await,
         StorageCmd::Test => test(g).await,
+        StorageCmd::Remove(a) => remove(g, a).await,
     }
 }
 
@@ -289,6 +292,213 @@ async fn list(g: &GlobalOpts) -> Result<i32> {
             rows
         )
     );
+    Ok(0)
+}
+
+// ---- remove --------------------------------------------------------------------------------
+
+/// The stack.yaml text without the entry, checked to load and validate (nothing is contacted
+/// or written when it does not).
+fn edited_stack(path: &std::path::Path, source: &str, index: usize) -> Result<String> {
+    let text = remove_dataset_entry(source, index).map_err(|e| {
+        fail(
+            ExitClass::Config,
+            format!(
+                "cannot remove the entry from {} in place: {e}; nothing changed",
+                path.display()
+            ),
+        )
+    })?;
+    let loaded = load_str(path, &text).map_err(|e| {
+        fail(
+            ExitClass::Config,
+            format!("stack.yaml without the entry does not load ({e}); nothing changed"),
+        )
+    })?;
+    let errors: Vec<String> = validate(&loaded)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("  {}: {}", f.path, f.message))
+        .collect();
+    if !errors.is_empty() {
+        return Err(fail(
+            ExitClass::Config,
+            format!(
+                "stack.yaml without the entry would not be valid; nothing changed:\n{}",
+                errors.join("\n")
+            ),
+        ));
+    }
+    Ok(text)
+}
+
+async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
+    let (_, t) = truenas_stack(g).await?;
+    let path = g.config_path();
+    let shown_path = path.display().to_string();
+    let target = remove::resolve(&t, &a.dataset).map_err(|e| fail(ExitClass::Usage, e))?;
+    if a.destroy_data {
+        let inside = remove::configured_inside(&t, &target);
+        if !inside.is_empty() {
+            return Err(fail(
+                ExitClass::Usage,
+                format!(
+                    "destroying {} would destroy {} too, which stack.yaml still lists: remove {} first; nothing changed",
+                    target.id,
+                    inside.join(", "),
+                    if inside.len() == 1 { "it" } else { "them" }
+                ),
+            ));
+        }
+    }
+    let source = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    edited_stack(&path, &source, target.index)?;
+    let gate = remove::gate(
+        a.destroy_data,
+        a.dry_run,
+        g.yes,
+        a.confirm.as_deref(),
+        std::io::stdin().is_terminal(),
+        &target.id,
+    )
+    .map_err(|e| fail(ExitClass::Usage, e))?;
+
+    let settings = Settings::from_config(&t)?;
+    let log = run_log("storage-remove")?;
+    let c = Client::connect(settings, log.clone())
+        .await
+        .map_err(|e| to_failure(e.into()))?;
+    let r = remove::read(&c, &target, a.destroy_data)
+        .await
+        .map_err(|e| to_failure(e.into()))?;
+
+    println!(
+        "{} {} (TrueNAS {}):",
+        if a.dry_run {
+            "would remove"
+        } else {
+            "removing"
+        },
+        target.id,
+        c.url()
+    );
+    for step in r.steps(&shown_path) {
+        println!("  - {step}");
+    }
+    if let Some(loss) = r.loss_text() {
+        print!("{loss}");
+    }
+    std::io::stdout().flush().ok();
+    let keep_note = |done: bool| {
+        let verb = if done { "is kept" } else { "would be kept" };
+        match &r.dataset {
+            Some(d) => format!(
+                "The data {verb}: dataset {} ({} used) stays on TrueNAS, no longer shared over NFS and no longer managed by foundry (which never touches a dataset stack.yaml does not list). To destroy it, run `foundry storage remove {} --destroy-data` while it is still in stack.yaml, or delete it in TrueNAS (Datasets → {} → Delete).",
+                d.id,
+                d.used.map(human).unwrap_or_else(|| "?".into()),
+                target.name,
+                d.id
+            ),
+            None => format!("Dataset {} does not exist on TrueNAS (nothing kept, nothing to destroy).", target.id),
+        }
+    };
+    if a.dry_run {
+        c.close();
+        if !a.destroy_data {
+            println!("{}", keep_note(false));
+        }
+        println!("dry run: nothing changed");
+        return Ok(0);
+    }
+    if let remove::Gate::Ask(word) = &gate {
+        let question = if r.destroys() {
+            format!("Destroy {} and everything in it?", target.id)
+        } else {
+            format!(
+                "Delete the NFS share of {} and remove it from stack.yaml (the data is kept)?",
+                target.id
+            )
+        };
+        super::prompt::confirm_typed(
+            false,
+            word,
+            &question,
+            format!("removing {} needs confirmation and standard input is not a terminal; nothing changed", target.id),
+            format!("{} not removed: not confirmed; nothing changed", target.id),
+        )?;
+    }
+
+    let mut done: Vec<String> = Vec::new();
+    let res = remove::execute(&c, &r, &mut |line| {
+        println!("{line}");
+        std::io::stdout().flush().ok();
+        done.push(line);
+    })
+    .await;
+    c.close();
+    if let Err(e) = res {
+        let class = e.class();
+        let unknown = matches!(
+            e,
+            TruenasError::ConnectionLost { .. } | TruenasError::Timeout { .. }
+        );
+        let so_far = match (done.is_empty(), unknown) {
+            (true, false) => "nothing was changed".to_string(),
+            (true, true) => "no step is known to be done".to_string(),
+            (false, _) => format!("done: {}", done.join("; ")),
+        };
+        return Err(fail(
+            class,
+            redact::scrub(&format!(
+                "{e}\n{so_far}; stack.yaml still lists `{}`. Run the same command again to finish: it reads the state first and skips what is already done",
+                target.name
+            )),
+        ));
+    }
+
+    // stack.yaml last, from the file as it is now.
+    let now = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    // The file may have been edited meanwhile: find the entry again by its name.
+    let index = match load_str(&path, &now).map(|l| l.config.storage.truenas) {
+        Ok(Some(t)) => remove::resolve(&t, &target.name).ok().map(|t| t.index),
+        Ok(None) => None,
+        // Not loadable now: edited_stack reports why.
+        Err(_) => Some(target.index),
+    };
+    match index {
+        None => println!(
+            "`{}` is no longer in storage.truenas.datasets of {shown_path}: nothing to remove there",
+            target.name
+        ),
+        Some(index) => {
+            let text = edited_stack(&path, &now, index).map_err(|e| {
+                fail(
+                    ExitClass::Config,
+                    format!(
+                        "{e:#} (TrueNAS is done: {}); remove `{}` from storage.truenas.datasets by hand",
+                        done.join("; "),
+                        target.name
+                    ),
+                )
+            })?;
+            save_edited(&path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            log.event(
+                None,
+                "stack_edit",
+                json!({"file": shown_path, "removed": format!("storage.truenas.datasets[{index}] ({})", target.name)}),
+            );
+            println!(
+                "removed `{}` from storage.truenas.datasets in {shown_path}",
+                target.name
+            );
+        }
+    }
+    if !r.destroy {
+        println!("{}", keep_note(true));
+    }
     Ok(0)
 }
 

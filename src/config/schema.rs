@@ -57,7 +57,8 @@ pub struct SshDefaults {
     /// Default login user for hosts that don't set one.
     #[serde(default = "default_user")]
     pub user: String,
-    /// Default private key for hosts that don't set one (else ssh-agent, else ~/.ssh/id_ed25519).
+    /// Default private key for hosts that don't set one (else every ssh-agent key, then
+    /// ~/.ssh/id_ed25519, id_ecdsa, id_rsa in that order, unencrypted ones only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Seconds to wait for a TCP connection and the SSH handshake.
@@ -482,9 +483,45 @@ pub struct CertManagerConfig {
     pub version: String,
     #[serde(default = "default_issuer")]
     pub cluster_issuer: String,
-    /// ACME e-mail; without it the ClusterIssuer is self-signed.
+    /// ACME e-mail; needed by (and only allowed with) the `acme` issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acme_email: Option<String>,
+    /// The ClusterIssuer's kind; unset: `acme` with `acme_email`, else `selfsigned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerKind>,
+}
+
+/// What signs the ClusterIssuer's certificates.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IssuerKind {
+    /// Each certificate signs itself (`spec.selfSigned`).
+    Selfsigned,
+    /// Let's Encrypt over HTTP-01 through Contour (`spec.acme`, needs `acme_email`).
+    Acme,
+    /// A CA foundry keeps in OpenBao at `<instance>/cert-manager/ca` (`spec.ca`).
+    Ca,
+}
+
+impl IssuerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerKind::Selfsigned => "selfsigned",
+            IssuerKind::Acme => "acme",
+            IssuerKind::Ca => "ca",
+        }
+    }
+}
+
+impl CertManagerConfig {
+    /// `issuer`, or its default: `acme` when `acme_email` is set, else `selfsigned`.
+    pub fn issuer_kind(&self) -> IssuerKind {
+        self.issuer.unwrap_or(if self.acme_email.is_some() {
+            IssuerKind::Acme
+        } else {
+            IssuerKind::Selfsigned
+        })
+    }
 }
 
 fn default_issuer() -> String {

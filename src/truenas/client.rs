@@ -90,7 +90,12 @@ fn is_read_only(method: &str) -> bool {
     method.ends_with(".query")
         || matches!(
             method,
-            "auth.login_ex" | "auth.me" | "core.get_jobs" | "core.ping" | "system.info"
+            "auth.login_ex"
+                | "auth.me"
+                | "core.get_jobs"
+                | "core.ping"
+                | "system.info"
+                | "pool.dataset.snapshot_count"
         )
 }
 

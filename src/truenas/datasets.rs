@@ -132,8 +132,16 @@ impl Client {
         entry(m, &v)
     }
 
+    /// `pool.dataset.snapshot_count [id]`: the snapshots of that dataset (not of its children).
+    pub async fn snapshot_count(&self, id: &str) -> Result<u64, TruenasError> {
+        self.call_as("pool.dataset.snapshot_count", json!([id]))
+            .await
+    }
+
     /// `pool.dataset.delete [id, {recursive}]`. True when it was deleted now, false when it was
     /// already gone (`null`, or InstanceNotFound). TrueNAS also deletes the shares of its path.
+    /// Not a job: the answer comes when the dataset is destroyed. Without `recursive` TrueNAS
+    /// refuses a dataset with children (ENOTEMPTY) and ZFS one with snapshots.
     pub async fn delete_dataset(&self, id: &str, recursive: bool) -> Result<bool, TruenasError> {
         match self
             .call(

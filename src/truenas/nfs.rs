@@ -44,9 +44,13 @@ impl Client {
             .await
     }
 
-    pub async fn delete_nfs_share(&self, id: i64) -> Result<(), TruenasError> {
-        self.call("sharing.nfs.delete", json!([id]))
-            .await
-            .map(|_| ())
+    /// `sharing.nfs.delete [id]`. True when it was deleted now, false when it was already gone
+    /// (InstanceNotFound `SharingNFS <id> does not exist`).
+    pub async fn delete_nfs_share(&self, id: i64) -> Result<bool, TruenasError> {
+        match self.call("sharing.nfs.delete", json!([id])).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.rpc().is_some_and(|f| f.is_not_found()) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -17,9 +17,10 @@
 //!
 //! Plain TCP on the same port (anything that does not start a TLS handshake) is served as the
 //! real server's plain HTTP would be, and recorded, so a test can prove that foundry sent
-//! nothing there. Test hooks: drop the connection after the N-th `pool.dataset.create`, answer
-//! a method slowly, force a login `response_type`, change the version list; calls are counted
-//! by method.
+//! nothing there. Test hooks: drop the connection after the N-th `pool.dataset.create` (or the
+//! N-th call of any method), answer a method slowly, force a login `response_type`, change the
+//! version list; calls are counted by method. Snapshots are only counted
+//! (`pool.dataset.snapshot_count`); they block a non-recursive `pool.dataset.delete`.
 
 #![allow(dead_code)]
 
@@ -57,6 +58,9 @@ pub enum Transport {
 pub struct Hooks {
     /// Close the connection (no answer) right after applying the N-th `pool.dataset.create`.
     pub drop_after_create: Option<usize>,
+    /// Close the connection (no answer) right after applying the N-th successful call of this
+    /// method (e.g. `sharing.nfs.delete`): the change is made, its answer is lost.
+    pub drop_after_call: Option<(String, usize)>,
     /// Answer this method only after the delay.
     pub slow: Option<(String, Duration)>,
     /// Answer every `auth.login_ex` with this result instead of checking the key.
@@ -77,6 +81,8 @@ struct FakeDataset {
 pub struct State {
     pub hooks: Hooks,
     datasets: BTreeMap<String, FakeDataset>,
+    /// Snapshot count per dataset (only counted: foundry never lists or makes snapshots).
+    snapshots: BTreeMap<String, u64>,
     pub shares: Vec<Value>,
     next_share_id: i64,
     pub nfs_enable: bool,
@@ -84,6 +90,8 @@ pub struct State {
     jobs: HashMap<i64, Value>,
     next_job_id: i64,
     creates: usize,
+    /// Successful calls per method, for `drop_after_call`.
+    succeeded: HashMap<String, usize>,
     revoked: bool,
     /// Every method called, in order (also unknown ones and calls before login).
     pub calls: Vec<String>,
@@ -411,6 +419,7 @@ fn errname(errno: i64) -> &'static str {
     match errno {
         2 => "ENOENT",
         13 => "EACCES",
+        16 => "EBUSY",
         17 => "EEXIST",
         22 => "EINVAL",
         39 => "ENOTEMPTY",
@@ -484,6 +493,19 @@ fn handle(st: &mut State, text: &str, transport: Transport, logged_in: &mut bool
         st.creates += 1;
         drop_connection = st.hooks.drop_after_create == Some(st.creates);
     }
+    if result.is_ok() {
+        let n = st.succeeded.entry(method.clone()).or_default();
+        *n += 1;
+        let n = *n;
+        if st
+            .hooks
+            .drop_after_call
+            .as_ref()
+            .is_some_and(|(m, at)| *m == method && *at == n)
+        {
+            drop_connection = true;
+        }
+    }
     let reply = match result {
         Ok(r) => json!({"jsonrpc": "2.0", "result": r, "id": id}),
         Err(e) => error_reply(&id, e),
@@ -502,6 +524,7 @@ const KNOWN_METHODS: &[&str] = &[
     "pool.dataset.create",
     "pool.dataset.update",
     "pool.dataset.delete",
+    "pool.dataset.snapshot_count",
     "sharing.nfs.query",
     "sharing.nfs.create",
     "sharing.nfs.update",
@@ -575,6 +598,17 @@ fn dispatch(st: &mut State, method: &str, p: &[Value]) -> Result<Value, Value> {
         "pool.dataset.create" => dataset_create(st, p),
         "pool.dataset.update" => dataset_update(st, p),
         "pool.dataset.delete" => dataset_delete(st, p),
+        // `[dataset]` → int (api/v25_10_0/pool_snapshot_count.py, plugins/pool_/snapshot_count.py).
+        // The answer for a missing dataset was not checked; the fake says InstanceNotFound.
+        "pool.dataset.snapshot_count" => {
+            let id = p.first().and_then(|i| i.as_str()).unwrap_or("");
+            if !st.datasets.contains_key(id) {
+                return Err(instance_not_found(&format!(
+                    "PoolDataset {id} does not exist"
+                )));
+            }
+            Ok(json!(st.snapshots.get(id).copied().unwrap_or(0)))
+        }
         "sharing.nfs.query" => query(st.shares.clone(), p),
         "sharing.nfs.create" => share_create(st, p),
         "sharing.nfs.update" => share_update(st, p),
@@ -868,10 +902,21 @@ fn dataset_delete(st: &mut State, p: &[Value]) -> Result<Value, Value> {
             &format!("Failed to delete dataset: cannot destroy '{id}': filesystem has children"),
         ));
     }
+    // ZFS refuses a non-recursive destroy of a dataset with snapshots (middleware test
+    // `test_zfs_resource_destroy_non_recursive_with_snapshots_fails` checks only that the
+    // message says "snapshots"; errno and exact text are not verified).
+    if !recursive && st.snapshots.get(&id).is_some_and(|n| *n > 0) {
+        return Err(call_error(
+            16,
+            &format!("cannot destroy '{id}': filesystem has snapshots"),
+        ));
+    }
     for c in children {
         st.datasets.remove(&c);
+        st.snapshots.remove(&c);
     }
     st.datasets.remove(&id);
+    st.snapshots.remove(&id);
     // Attachments (NFS shares) under the mountpoint go first on the real server.
     let mount = format!("/mnt/{id}");
     st.shares.retain(|s| {
@@ -1007,6 +1052,13 @@ impl FakeTruenas {
         self.with(|s| {
             s.datasets
                 .insert(name.to_string(), fake_dataset(comment, 0));
+        })
+    }
+
+    /// `n` snapshots of `name` (they only count: they block a non-recursive delete).
+    pub fn add_snapshots(&self, name: &str, n: u64) {
+        self.with(|s| {
+            s.snapshots.insert(name.to_string(), n);
         })
     }
 

@@ -204,6 +204,40 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl StandinCluster {
+    /// Chart archives in the bundle's `charts/` (`<chart>-<version>.tgz`, a real gzip'd tar
+    /// holding `<chart>/Chart.yaml`, as `helm pull` leaves them): what an air-gapped stack's
+    /// HelmCharts take from there. Returns their paths.
+    pub fn add_chart_archives(&self, charts: &[(&str, &str)]) -> Vec<PathBuf> {
+        let dir = self.bundle_dir().join("charts");
+        std::fs::create_dir_all(&dir).unwrap();
+        charts
+            .iter()
+            .map(|(chart, version)| {
+                let src = tempfile::tempdir().unwrap();
+                std::fs::create_dir(src.path().join(chart)).unwrap();
+                std::fs::write(
+                    src.path().join(chart).join("Chart.yaml"),
+                    format!("apiVersion: v2\nname: {chart}\nversion: {version}\n"),
+                )
+                .unwrap();
+                let out = dir.join(format!("{chart}-{version}.tgz"));
+                let ok = Command::new("tar")
+                    .arg("-C")
+                    .arg(src.path())
+                    .arg("-czf")
+                    .arg(&out)
+                    .arg(chart)
+                    .status()
+                    .expect("tar")
+                    .success();
+                assert!(ok, "tar czf {}", out.display());
+                out
+            })
+            .collect()
+    }
+}
+
 /// `k3s` (the stand-in, stripped), `k3s-airgap-images-amd64.tar` (a real tar, never imported)
 /// and `sha256sum-amd64.txt` listing both, as on the K3s release page.
 fn build_bundle(dir: &Path, version: &str, control: &str) {

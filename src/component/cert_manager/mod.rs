@@ -1,15 +1,17 @@
-//! cert-manager as a K3s HelmChart (jetstack chart, CRDs enabled), then its ClusterIssuer:
-//! self-signed by default, ACME with `acme_email` and an HTTP-01 solver through Contour's
-//! IngressClass. Ready only when the webhook admits a dry-run Certificate and the issuer
-//! reports Ready=True (component-facts §5).
+//! cert-manager as a K3s HelmChart (jetstack chart, CRDs enabled), then its ClusterIssuer
+//! (`cert_manager.issuer`): self-signed by default, ACME with `acme_email` and an HTTP-01
+//! solver through Contour's IngressClass, or `ca`: a CA foundry keeps in OpenBao (`ca.rs`).
+//! Ready only when the webhook admits a dry-run Certificate and the issuer reports Ready=True
+//! (component-facts §5).
 
+pub mod ca;
 pub mod issuer;
 #[cfg(test)]
 mod tests;
 
 use super::helm::{self, phases, Chart, ChartFn, Workload, WorkloadKind};
 use super::{Component, HostStatus, Phase, RemoteHost, RunCtx};
-use crate::config::{HostConfig, Role, StackConfig};
+use crate::config::{HostConfig, IssuerKind, Role, StackConfig};
 use crate::host::container::rewrite_image;
 use serde_json::json;
 use std::sync::Arc;
@@ -105,7 +107,11 @@ impl Component for CertManager {
         };
         vec![
             format!("HelmChart kube-system/{NAME}: chart cert-manager {} from {REPO} into {NAMESPACE} (CRDs enabled)", c.version),
-            format!("ClusterIssuer {} ({})", c.cluster_issuer, if c.acme_email.is_some() { "ACME, HTTP-01 through Contour" } else { "self-signed" }),
+            format!("ClusterIssuer {} ({})", c.cluster_issuer, match c.issuer_kind() {
+                IssuerKind::Selfsigned => "self-signed".to_string(),
+                IssuerKind::Acme => "ACME, HTTP-01 through Contour".to_string(),
+                IssuerKind::Ca => format!("CA from OpenBao <instance>/{}, Secret {NAMESPACE}/{}", ca::PATH, ca::SECRET_NAME),
+            }),
         ]
     }
     fn phases(&self) -> Vec<Box<dyn Phase>> {
@@ -130,6 +136,7 @@ impl Component for CertManager {
                 Err(rows) => return rows,
             };
         let name = issuer::name(&ctx.stack);
+        let kind = issuer::kind(&ctx.stack).as_str();
         let issuer_row = match issuer::live(&kube, &name).await {
             Ok(Some(l)) => HostStatus {
                 installed: true,
@@ -148,7 +155,7 @@ impl Component for CertManager {
         };
         vec![
             (format!("{NAME} (HelmChart, rollout)"), chart_row),
-            (format!("{NAME} (ClusterIssuer {name})"), issuer_row),
+            (format!("{NAME} (ClusterIssuer {name}, {kind})"), issuer_row),
         ]
     }
 }

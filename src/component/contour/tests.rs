@@ -49,3 +49,21 @@ fn abort_not_reinstall_and_values_parse() {
     assert_eq!(v["envoy"]["service"]["type"], "LoadBalancer");
     assert_eq!(v["contour"]["ingressClass"]["default"], true);
 }
+
+#[test]
+fn golden_helmchart_airgapped() {
+    // With the K3s bundle set, the chart is the archive K3s serves, without repo and version.
+    let text = "cluster: {name: lab, domain: lab.example.com, vip: 10.0.0.5}\nnetwork: {cidr: 10.0.0.0/24, lb_range: 10.0.0.200-10.0.0.220}\nhosts: [{hostname: a, address: 10.0.0.1}]\ncomponents:\n  contour: {version: 0.7.0}\n  k3s: {version: v1.33.5+k3s1, airgap_bundle: /srv/bundle}\n";
+    let s: StackConfig = serde_yaml::from_str(text).unwrap();
+    let c = chart(&s).unwrap();
+    let obj = crate::component::helm::airgap::render(&s, &c);
+    golden(
+        "helm/contour-airgapped.yaml",
+        &serde_yaml::to_string(&obj).unwrap(),
+    );
+    // The same chart online keeps its repository.
+    assert_eq!(
+        crate::component::helm::airgap::render(&stack(""), &c),
+        c.render()
+    );
+}

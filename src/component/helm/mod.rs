@@ -2,6 +2,7 @@
 //! chart ([`chart::Chart`]) and gets the phases apply → wait for `helm-install-<name>` →
 //! rollout, and the uninstall phase. Shared by Contour and cert-manager.
 
+pub mod airgap;
 pub mod chart;
 pub mod phases;
 pub mod rollout;

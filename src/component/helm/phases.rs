@@ -5,7 +5,7 @@
 use super::chart::{subset, Chart, WorkloadKind, CHART_NAMESPACE};
 use super::rollout::{self, Rollout};
 use super::state::{self, ChartState};
-use super::{poll, ChartFn};
+use super::{airgap, poll, ChartFn};
 use crate::component::api::{object_diff, ApiAction};
 use crate::component::{cluster_api, HostSet, Phase, RunCtx, Step};
 use crate::k8s::{helm_chart_resource, wait_for, DeleteOutcome, Kube, KubeError, Probe, Selector};
@@ -61,7 +61,7 @@ impl Phase for ApplyChart {
     async fn plan_api(&self, ctx: &Arc<RunCtx>) -> anyhow::Result<Vec<Step>> {
         let chart = (self.0)(&ctx.stack)?;
         let kube = cluster_api::client(ctx).await?;
-        let desired = chart.render();
+        let desired = airgap::render(&ctx.stack, &chart);
         let live = live_chart(&kube, &chart.name).await?;
         if let Some(l) = &live {
             if !l["metadata"]["deletionTimestamp"].is_null() {
@@ -108,6 +108,14 @@ impl Phase for ApplyChart {
             },
         );
         let why = if live.is_some() { "changed" } else { "new" };
+        let from = if airgap::bundle_dir(&ctx.stack).is_some() {
+            format!(
+                "the air-gap bundle, served by K3s from {}",
+                airgap::STATIC_DIR
+            )
+        } else {
+            chart.repo.clone()
+        };
         let live_spec = live.as_ref().map(|l| {
             serde_json::json!({"metadata": {"labels": l["metadata"]["labels"]}, "spec": l["spec"]})
         });
@@ -116,7 +124,7 @@ impl Phase for ApplyChart {
             kube,
             description: format!(
                 "apply HelmChart {CHART_NAMESPACE}/{} ({} {} from {}, {why})",
-                chart.name, chart.chart, chart.version, chart.repo
+                chart.name, chart.chart, chart.version, from
             ),
             diff: object_diff(&want, live_spec.as_ref()),
             object: desired,

@@ -50,7 +50,17 @@ pub async fn chart_row(kube: &Kube, chart: &Chart) -> HostStatus {
             }
         }
     };
-    let version = live["spec"]["version"].as_str().map(String::from);
+    // Air-gapped, the spec names the archive instead of a version (airgap.rs).
+    let version = live["spec"]["version"]
+        .as_str()
+        .map(String::from)
+        .or_else(|| {
+            let archive = super::airgap::archive_name(&chart.chart, &chart.version);
+            live["spec"]["chart"]
+                .as_str()
+                .is_some_and(|c| c.ends_with(&format!("/{archive}")))
+                .then(|| chart.version.clone())
+        });
     if let Some(f) = chart_failure(&live) {
         return HostStatus {
             installed: true,

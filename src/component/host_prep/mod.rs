@@ -228,7 +228,7 @@ impl Component for HostPrep {
         "host-prep"
     }
     fn summary(&self) -> &'static str {
-        "Every host: packages, kernel modules, sysctls, container runtime, files"
+        "Every host: packages, swap off, kernel modules, sysctls, time sync, free ports; no container runtime"
     }
     fn depends_on(&self) -> &'static [&'static str] {
         &[]

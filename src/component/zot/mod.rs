@@ -193,7 +193,7 @@ impl Component for Zot {
         NAME
     }
     fn summary(&self) -> &'static str {
-        "Zot OCI registry and pull-through cache (docker.io, ghcr.io, quay.io), a container under systemd"
+        "Zot registry and pull-through cache (docker.io, ghcr.io, quay.io, registry.k8s.io), a container under systemd"
     }
     fn depends_on(&self) -> &'static [&'static str] {
         // The admin password lives in OpenBao: `prepare` needs it installed and unsealed.

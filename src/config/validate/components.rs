@@ -276,6 +276,7 @@ fn check_k3s(ck: &mut Checker<'_>, c: &StackConfig, net: Option<&HostNet>) {
                 );
             }
         }
+        check_issuer_kind(ck, c, cm, &cmp);
         if !is_dns_name(&cm.cluster_issuer) {
             ck.error(
                 &cmp.key("cluster_issuer"),
@@ -285,6 +286,39 @@ fn check_k3s(ck: &mut Checker<'_>, c: &StackConfig, net: Option<&HostNet>) {
                 ),
             );
         }
+    }
+}
+
+/// `issuer` against `acme_email`, and `ca` against the stack having an OpenBao to keep it in.
+fn check_issuer_kind(
+    ck: &mut Checker<'_>,
+    c: &StackConfig,
+    cm: &crate::config::schema::CertManagerConfig,
+    cmp: &FieldPath,
+) {
+    use crate::config::schema::IssuerKind;
+    let Some(kind) = cm.issuer else {
+        return;
+    };
+    match (kind, cm.acme_email.is_some()) {
+        (IssuerKind::Acme, false) => ck.error(
+            &cmp.key("issuer"),
+            "issuer `acme` needs `acme_email` (the ACME account's e-mail address); set it, or use issuer `selfsigned` or `ca`",
+        ),
+        (IssuerKind::Selfsigned | IssuerKind::Ca, true) => ck.error(
+            &cmp.key("acme_email"),
+            format!(
+                "acme_email is only used by issuer `acme`, but issuer is `{}`; remove acme_email or set `issuer: acme`",
+                kind.as_str()
+            ),
+        ),
+        _ => {}
+    }
+    if kind == IssuerKind::Ca && crate::openbao::address::api_address(c).is_err() {
+        ck.error(
+            &cmp.key("issuer"),
+            "issuer `ca` keeps its CA in OpenBao, but the stack has no OpenBao: give a host role `openbao` or set components.openbao.address",
+        );
     }
 }
 
@@ -576,6 +610,64 @@ mod tests {
             Error,
             "components.cert_manager.acme_email",
             "e-mail",
+        );
+    }
+
+    #[test]
+    fn cert_manager_issuer_kind() {
+        let cm = |extra: &str| broken("version: v1.21.1", &format!("version: v1.21.1\n{extra}"));
+        // Explicit kinds that fit, and the defaults, are fine.
+        for ok in [
+            "    issuer: selfsigned",
+            "    issuer: ca",
+            "    issuer: acme\n    acme_email: ops@example.com",
+            "    acme_email: ops@example.com",
+        ] {
+            assert_eq!(cm(ok), vec![], "{ok}");
+        }
+        let fs = cm("    issuer: acme");
+        one(
+            &fs,
+            Error,
+            "components.cert_manager.issuer",
+            "needs `acme_email`",
+        );
+        assert_eq!(fs.len(), 1, "{fs:#?}");
+        for kind in ["selfsigned", "ca"] {
+            let fs = cm(&format!(
+                "    issuer: {kind}\n    acme_email: ops@example.com"
+            ));
+            one(
+                &fs,
+                Error,
+                "components.cert_manager.acme_email",
+                &format!("but issuer is `{kind}`"),
+            );
+            assert_eq!(fs.len(), 1, "{fs:#?}");
+        }
+        // An unknown kind is refused where it is, with the valid ones.
+        let bad = BASE.replace("version: v1.21.1", "version: v1.21.1\n    issuer: vault");
+        let e = crate::config::load::load_str(std::path::Path::new("s.yaml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("components.cert_manager.issuer")
+                && e.contains("valid values: selfsigned, acme, ca"),
+            "{e}"
+        );
+        // `ca` needs an OpenBao to keep the CA in.
+        let no_bao = BASE
+            .replace(
+                "[openbao, zot, cluster-control-plane]",
+                "[zot, cluster-control-plane]",
+            )
+            .replace("  openbao: {}\n", "")
+            .replace("version: v1.21.1", "version: v1.21.1\n    issuer: ca");
+        one(
+            &findings(&no_bao),
+            Error,
+            "components.cert_manager.issuer",
+            "has no OpenBao",
         );
     }
 

@@ -50,6 +50,8 @@ pub(crate) struct Cluster {
     pub token: String,
     pub auth: AuthMode,
     pub held_unavailable: HashSet<(String, String)>,
+    /// Workloads whose name starts with one of these never become available either.
+    pub held_unavailable_prefixes: Vec<String>,
     pub failing_jobs: HashSet<(String, String)>,
     /// What the pod of a failing Job `(ns, name)` logs (default: a failed helm install).
     pub job_logs: HashMap<(String, String), String>,
@@ -108,6 +110,7 @@ impl Cluster {
             token,
             auth: AuthMode::Token,
             held_unavailable: HashSet::new(),
+            held_unavailable_prefixes: Vec::new(),
             failing_jobs: HashSet::new(),
             job_logs: HashMap::new(),
             pod_logs: HashMap::new(),

@@ -359,7 +359,12 @@ pub(crate) fn reconcile_workload(c: &mut Cluster, rt: &ResourceType, k: &Key) {
     let Some(obj) = c.objects.get(k).cloned() else {
         return;
     };
-    let ready = c.opts.workloads_ready && !c.held_unavailable.contains(&(k.2.clone(), k.3.clone()));
+    let ready = c.opts.workloads_ready
+        && !c.held_unavailable.contains(&(k.2.clone(), k.3.clone()))
+        && !c
+            .held_unavailable_prefixes
+            .iter()
+            .any(|p| k.3.starts_with(p.as_str()));
     let generation = obj["metadata"]["generation"].clone();
     let name = k.3.as_str();
     let status = match rt.kind.as_str() {

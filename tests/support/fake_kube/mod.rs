@@ -32,7 +32,7 @@ mod tls;
 mod validate;
 
 #[allow(unused_imports)] // not every test binary runs charts
-pub use charts::issuer_controller;
+pub use charts::{certificate_controller, issuer_controller};
 pub use cluster::Recorded;
 
 use cluster::{key, Cluster};
@@ -291,6 +291,17 @@ impl FakeKube {
     }
 
     /// The stored object (`group` "" for core, `plural` e.g. "pods"; `ns` "" if cluster-scoped).
+    /// Every stored object of a resource, in all namespaces (for stand-ins that watch a kind).
+    pub fn objects(&self, group: &str, plural: &str) -> Vec<Value> {
+        self.with(|c| {
+            c.objects
+                .iter()
+                .filter(|(k, _)| k.0 == group && k.1 == plural)
+                .map(|(_, v)| v.clone())
+                .collect()
+        })
+    }
+
     pub fn object(&self, group: &str, plural: &str, ns: &str, name: &str) -> Option<Value> {
         self.with(|c| {
             c.objects
@@ -473,6 +484,12 @@ impl FakeKube {
             c.held_unavailable.insert((ns.into(), name.into()));
             reconcile_named(c, ns, name);
         })
+    }
+
+    /// Every workload created from now on whose name starts with `prefix` never becomes
+    /// available (for names a test does not know in advance).
+    pub fn hold_unavailable_prefix(&self, prefix: &str) {
+        self.with(|c| c.held_unavailable_prefixes.push(prefix.into()))
     }
 
     /// Ends [`Self::hold_unavailable`]: the workload becomes available.

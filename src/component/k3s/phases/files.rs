@@ -25,6 +25,8 @@ use anyhow::{anyhow, Context};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::component::helm::airgap::STATIC_DIR as STATIC_CHARTS_DIR;
+
 /// Stands in for tokens a dry run does not know: only compared, never written.
 const UNKNOWN_TOKEN: &str = "not-known-yet";
 
@@ -263,18 +265,33 @@ impl crate::component::Phase for FilesAndBinary {
             None => None,
         };
         let images_path = verified.as_ref().map(|b| b.images_remote_path());
+        // Air-gapped charts: the servers serve the archives the HelmCharts name.
+        let charts = if server {
+            crate::component::helm::airgap::static_charts(&stack)?
+        } else {
+            Vec::new()
+        };
         let mut paths: Vec<&str> = want.iter().map(|f| f.path.as_str()).collect();
         if let Some(ip) = &images_path {
             paths.push(BIN_PATH);
             paths.push(ip);
             dirs.push(install::IMAGES_DIR);
         }
+        if !charts.is_empty() {
+            paths.extend(charts.iter().map(|c| c.remote.as_str()));
+            dirs.push(STATIC_CHARTS_DIR);
+        }
         let unit = format!("{}.service", install::unit_name(server));
         let p = probe(host.remote.as_ref(), &paths, &dirs, Some(&unit)).await?;
         if let Some(st) = &p.unit {
             self.shared.set_unit_state(host.name(), st.clone());
         }
-        let mut steps: Vec<Step> = mkdir_step(&p.missing_dirs).into_iter().collect();
+        let (charts_dir_missing, missing): (Vec<String>, Vec<String>) = p
+            .missing_dirs
+            .iter()
+            .cloned()
+            .partition(|d| d == STATIC_CHARTS_DIR);
+        let mut steps: Vec<Step> = mkdir_step(&missing).into_iter().collect();
         steps.extend(file_steps(host.remote.as_ref(), &p, &want).await?);
         let seen = ctx
             .outputs
@@ -309,6 +326,13 @@ impl crate::component::Phase for FilesAndBinary {
         }
         self.shared
             .set_changed(host.name(), steps.iter().any(|s| s.mutates()));
+        // K3s serves static files as they are: a new archive needs no restart, so these come
+        // after the "changed" mark.
+        steps.extend(mkdir_step(&charts_dir_missing));
+        for c in &charts {
+            let have = p.files.get(c.remote.as_str()).and_then(|s| s.as_ref());
+            steps.extend(blob_step(&c.remote, &c.local, &c.sha256, 0o644, have)?);
+        }
         Ok(steps)
     }
 }
