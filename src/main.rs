@@ -17,7 +17,9 @@ fn main() {
             let class = error::class_of(&err);
             // {:#} prints the context chain on one line; scrub in case user data slipped in.
             let shown = foundry::redact::scrub(&format!("{err:#}"));
-            eprintln!("error: {shown}");
+            // Remote stderr and API messages end up in errors: no escape sequence reaches the
+            // terminal (JSON escapes them anyway).
+            eprintln!("error: {}", foundry::output::terminal_safe(&shown));
             // A program asked for JSON/YAML: it gets the failure on stdout in that form too.
             // `status` commands render their whole report before they exit 7: stdout already
             // holds the document.

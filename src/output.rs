@@ -25,7 +25,44 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic);
     t.set_header(header.to_vec());
     for r in rows {
-        t.add_row(r);
+        t.add_row(r.iter().map(|c| terminal_safe(c)).collect::<Vec<_>>());
     }
     t
+}
+
+/// Text for a terminal: a remote command's stderr, an API's message or a log line may hold
+/// escape sequences (which would repaint the user's terminal) or a CR (which hides the start
+/// of a line). Newlines stay, tabs become a space, every other control character (C0, DEL,
+/// C1) is dropped. Used for table cells and the final error message: the sinks every error
+/// text reaches.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' => Some('\n'),
+            '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn escapes_and_carriage_returns_are_dropped_newlines_kept() {
+        assert_eq!(
+            terminal_safe("\u{1b}[2J\u{1b}[31mfail\r\tcause\nnext\u{7f}\u{9b}line"),
+            "[2J[31mfail causenextline".replace("causenext", "cause\nnext")
+        );
+        assert_eq!(terminal_safe("plain — ünïcode"), "plain — ünïcode");
+    }
+
+    #[test]
+    fn table_cells_are_terminal_safe() {
+        let t = super::table(&["A"], vec![vec!["x\u{1b}]0;pwned\u{7}y".into()]]).to_string();
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+        assert!(t.contains("x]0;pwnedy"), "{t}");
+    }
 }

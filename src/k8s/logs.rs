@@ -130,10 +130,7 @@ fn job_selector(job: &Job) -> Option<String> {
 /// A log line without control characters: a terminal escape in helm's output must not
 /// repaint the user's terminal, and a CR must not hide the start of a line.
 fn printable(line: &str) -> String {
-    line.chars()
-        .map(|c| if c == '\t' { ' ' } else { c })
-        .filter(|c| !c.is_control())
-        .collect()
+    crate::output::terminal_safe(line).replace('\n', " ")
 }
 
 #[cfg(test)]
