@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // The first-error path must agree: an error-free check loads.
     if checked.errors == 0 {
-        foundry::config::load::load_str(Path::new("stack.yaml"), text).expect("check found no error");
+        foundry::config::load::load_str(Path::new("stack.yaml"), text)
+            .expect("check found no error");
     }
 });
