@@ -309,12 +309,27 @@ fn edited_stack(path: &std::path::Path, source: &str, index: usize) -> Result<St
             ),
         )
     })?;
-    let loaded = load_str(path, &text).map_err(|e| {
-        fail(
-            ExitClass::Config,
-            format!("stack.yaml without the entry does not load ({e}); nothing changed"),
-        )
-    })?;
+    check_edited(
+        path,
+        &text,
+        "stack.yaml without the entry does not load",
+        "stack.yaml without the entry would not be valid",
+        "nothing changed",
+    )?;
+    Ok(text)
+}
+
+/// An edit of stack.yaml is written only when the result loads and validates: `unloadable` /
+/// `invalid` start the message, `outcome` says what was (not) done.
+fn check_edited(
+    path: &std::path::Path,
+    text: &str,
+    unloadable: &str,
+    invalid: &str,
+    outcome: &str,
+) -> Result<()> {
+    let loaded = load_str(path, text)
+        .map_err(|e| fail(ExitClass::Config, format!("{unloadable} ({e}); {outcome}")))?;
     let errors: Vec<String> = validate(&loaded)
         .into_iter()
         .filter(|f| f.severity == Severity::Error)
@@ -323,13 +338,10 @@ fn edited_stack(path: &std::path::Path, source: &str, index: usize) -> Result<St
     if !errors.is_empty() {
         return Err(fail(
             ExitClass::Config,
-            format!(
-                "stack.yaml without the entry would not be valid; nothing changed:\n{}",
-                errors.join("\n")
-            ),
+            format!("{invalid}; {outcome}:\n{}", errors.join("\n")),
         ));
     }
-    Ok(text)
+    Ok(())
 }
 
 async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
@@ -716,26 +728,13 @@ async fn configure(g: &GlobalOpts, a: StorageConfigureArgs) -> Result<i32> {
             &format!("[{{name: {}}}]", a.dataset.trim_matches('/')),
         )?;
     }
-    let loaded = load_str(&path, &text).map_err(|e| {
-        fail(
-            ExitClass::Config,
-            format!("the edited stack does not load ({e}); nothing written"),
-        )
-    })?;
-    let errors: Vec<String> = validate(&loaded)
-        .into_iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| format!("  {}: {}", f.path, f.message))
-        .collect();
-    if !errors.is_empty() {
-        return Err(fail(
-            ExitClass::Config,
-            format!(
-                "the edited stack is not valid; nothing written:\n{}",
-                errors.join("\n")
-            ),
-        ));
-    }
+    check_edited(
+        &path,
+        &text,
+        "the edited stack does not load",
+        "the edited stack is not valid",
+        "nothing written",
+    )?;
     if text != source {
         write_atomic(&path, text.as_bytes(), 0o600, true)
             .with_context(|| format!("cannot write {}", path.display()))?;
