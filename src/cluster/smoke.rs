@@ -6,6 +6,7 @@
 //!
 //! Each step is reported as it ends ([`Step`]): created, rolled out, certificate Ready, answered.
 
+use crate::component::cert_manager::issuer::certificate_resource;
 use crate::component::contour::{self, values::INGRESS_CLASS};
 use crate::component::helm::rollout::{self, Rollout};
 use crate::k8s::{wait_for, Kube, KubeError, Probe};
@@ -13,7 +14,7 @@ use anyhow::Context;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::core::DynamicObject;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -61,13 +62,6 @@ pub struct Step {
     pub ok: bool,
     pub detail: String,
     pub ms: u128,
-}
-
-fn certificate_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate"),
-        "certificates",
-    )
 }
 
 fn labels() -> serde_json::Value {

@@ -24,7 +24,8 @@ const ACME_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
 /// The Certificate only ever dry-run to see the webhook admit writes.
 const PROBE_CERT: &str = "foundry-webhook-probe";
 
-fn certificate_resource() -> ApiResource {
+/// cert-manager's `Certificate` (also `stack test`'s).
+pub(crate) fn certificate_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate"),
         "certificates",
