@@ -399,3 +399,55 @@ fn go_foundry_fields_point_to_the_new_ones() {
     );
     assert_eq!(f.matches("coming-from-foundry-go").count(), 1, "{f}");
 }
+
+// Zot on a TrueNAS share (issue 12 §3): what goes into the mount unit is checked for what it
+// is, and the dataset must be one Zot can mount and write.
+#[test]
+fn zot_on_a_truenas_share_needs_a_writable_share_it_may_mount() {
+    let with = |zot: &str, datasets: &str| {
+        format!(
+            "{}  zot:\n{zot}storage:\n  truenas:\n    url: https://nas.lab.example.com\n    api_key: ${{secret:truenas:api_key}}\n    pool: tank\n    datasets:\n{datasets}",
+            BASE.replace("roles: [openbao,", "roles: [openbao, zot,")
+        )
+    };
+    let r = validate(with(
+        "    storage_dataset: registry\n    storage_mount_options: hard, noatime\n    storage_path: /var/lib/../zot\n",
+        "      - name: registry\n        nfs: true\n        nfs_read_only: true\n        nfs_networks: [192.168.0.0/24]\n",
+    ));
+    r.error_at(
+        16,
+        28,
+        "components.zot.storage_mount_options",
+        "not a list of mount options",
+    );
+    r.error_at(17, 19, "components.zot.storage_path", "not a mount point");
+    r.error_at(
+        26,
+        24,
+        "storage.truenas.datasets[0].nfs_read_only",
+        "must not be read-only",
+    );
+    r.error_at(
+        27,
+        9,
+        "storage.truenas.datasets[0].nfs_networks",
+        "Zot host node-1 (10.0.0.11) may not mount dataset `registry`",
+    );
+    assert!(r.stdout.contains("nfs_maproot_user: root"), "{}", r.stdout);
+
+    let r = validate(with(
+        "    storage_dataset: registy\n",
+        "      - {name: registry, nfs: true}\n",
+    ));
+    r.error_at(
+        15,
+        22,
+        "components.zot.storage_dataset",
+        "`registy` is not in storage.truenas.datasets (known: registry)",
+    );
+    let r = validate(with(
+        "    storage_dataset: registry\n",
+        "      - {name: registry}\n",
+    ));
+    r.error_at(15, 22, "components.zot.storage_dataset", "set `nfs: true`");
+}

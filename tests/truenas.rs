@@ -1020,3 +1020,40 @@ fn storage_remove_on_a_terminal_asks_for_the_full_name() {
     );
     assert!(!home.stack().contains("k8s/volumes"));
 }
+
+/// Zot's storage is not removed from under it: the edited stack.yaml would no longer validate
+/// (`components.zot.storage_dataset` names a dataset that is gone), so nothing is contacted,
+/// deleted or written.
+#[test]
+fn storage_remove_refuses_zots_own_dataset_before_contacting_truenas() {
+    let fake = FakeTruenas::start();
+    let src = REMOVE_STACK
+        .replace("URL", &fake.url())
+        .replace("FP", &fake.fingerprint)
+        .replace(
+            "roles: [openbao]}\n",
+            "roles: [openbao, zot]}\ncomponents:\n  zot: {storage_dataset: registry}\n",
+        )
+        + "      - {name: registry, nfs: true, nfs_maproot_user: root}\n";
+    let home = Home::new(&src);
+    let out = home.foundry(
+        &[
+            "storage",
+            "remove",
+            "registry",
+            "--destroy-data",
+            "--confirm",
+            "tank/registry",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("storage_dataset `registry` is not in storage.truenas.datasets"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("nothing changed"), "{out:?}");
+    assert_eq!(fake.keys(), vec![], "TrueNAS was contacted");
+    assert_eq!(home.stack(), src);
+}

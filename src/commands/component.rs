@@ -78,12 +78,12 @@ async fn list(g: &GlobalOpts, with_status: bool) -> anyhow::Result<i32> {
         };
         let mut row = vec![
             c.name().to_string(),
-            dash_join(c.depends_on()),
+            dash_join(&c.depends_on_for(stack)),
             runs_on,
             if enabled { "yes" } else { "no" }.into(),
         ];
         let mut entry = serde_json::json!({
-            "name": c.name(), "summary": c.summary(), "depends_on": c.depends_on(),
+            "name": c.name(), "summary": c.summary(), "depends_on": c.depends_on_for(stack),
             "on_hosts": c.on_hosts(), "hosts": hosts, "enabled": enabled,
         });
         if let Some(setup) = &setup {

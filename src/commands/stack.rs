@@ -35,7 +35,7 @@ fn plan_offline(g: &GlobalOpts) -> anyhow::Result<i32> {
     let mut doc = Vec::new();
     for (i, c) in comps.iter().enumerate() {
         let hosts = targets(c.as_ref(), &stack);
-        let deps = c.depends_on();
+        let deps = c.depends_on_for(&stack);
         let roles: Vec<&str> = c.roles().iter().map(|r| r.as_str()).collect();
         let phases: Vec<String> = c
             .phases()
@@ -138,7 +138,7 @@ pub async fn converge_only(g: &GlobalOpts, mode: Mode, only: Option<&str>) -> an
         // that depend on it, so one pass collects the whole closure.
         for c in comps.iter().rev() {
             if wanted.contains(c.name()) {
-                wanted.extend(c.depends_on().iter().map(|d| d.to_string()));
+                wanted.extend(c.depends_on_for(&ctx.stack).iter().map(|d| d.to_string()));
             }
         }
         comps.retain(|c| wanted.contains(c.name()));
@@ -146,10 +146,12 @@ pub async fn converge_only(g: &GlobalOpts, mode: Mode, only: Option<&str>) -> an
     let mut reports: Vec<ComponentReport> = Vec::new();
     let mut not_started = Vec::new();
     let mut after = AfterFailure::default();
+    let deps: Vec<Vec<&str>> = comps.iter().map(|c| c.depends_on_for(&ctx.stack)).collect();
     for (i, c) in comps.iter().enumerate() {
         let names: Vec<(&str, &[&str])> = comps[i..]
             .iter()
-            .map(|c| (c.name(), c.depends_on()))
+            .zip(&deps[i..])
+            .map(|(c, d)| (c.name(), d.as_slice()))
             .collect();
         match after.next(&names, |q| go_on_after_failure(g, mode, q)) {
             Next::Run => {}

@@ -148,8 +148,14 @@ pub struct HostStatus {
 #[async_trait::async_trait]
 pub trait Component: Send + Sync {
     fn name(&self) -> &str;
-    /// Components that must be installed first.
+    /// Components that must be installed first, whatever the stack says.
     fn depends_on(&self) -> &'static [&'static str];
+    /// Components that must be installed first for this stack: `depends_on` plus what a
+    /// setting adds (Zot on a TrueNAS share needs `storage` first), or minus what it drops.
+    /// Every ordering with a stack at hand uses this one.
+    fn depends_on_for(&self, _stack: &StackConfig) -> Vec<&'static str> {
+        self.depends_on().to_vec()
+    }
     /// Hosts with any of these roles are targets; empty means every host.
     fn roles(&self) -> &'static [Role];
     fn enabled(&self, stack: &StackConfig) -> bool;

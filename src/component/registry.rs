@@ -30,18 +30,29 @@ pub fn all(stack: &StackConfig) -> Vec<Arc<dyn Component>> {
 
 /// Components in dependency order (all of them; callers filter on `enabled`).
 pub fn ordered(stack: &StackConfig) -> anyhow::Result<Vec<Arc<dyn Component>>> {
-    in_order(all(stack))
+    in_order(all(stack), Some(stack))
 }
 
 /// The built-in components in dependency order (`component list` without a stack file).
 pub fn builtin_ordered() -> anyhow::Result<Vec<Arc<dyn Component>>> {
-    in_order(builtin())
+    in_order(builtin(), None)
 }
 
-fn in_order(comps: Vec<Arc<dyn Component>>) -> anyhow::Result<Vec<Arc<dyn Component>>> {
+/// The dependencies of `c`: for `stack` when there is one.
+pub fn deps_of(c: &dyn Component, stack: Option<&StackConfig>) -> Vec<&'static str> {
+    match stack {
+        Some(s) => c.depends_on_for(s),
+        None => c.depends_on().to_vec(),
+    }
+}
+
+fn in_order(
+    comps: Vec<Arc<dyn Component>>,
+    stack: Option<&StackConfig>,
+) -> anyhow::Result<Vec<Arc<dyn Component>>> {
     let nodes: Vec<(&str, Vec<&str>)> = comps
         .iter()
-        .map(|c| (c.name(), c.depends_on().to_vec()))
+        .map(|c| (c.name(), deps_of(c.as_ref(), stack)))
         .collect();
     let order =
         topo_order(&nodes).map_err(|e| crate::error::fail(crate::error::ExitClass::Config, e))?;

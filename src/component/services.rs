@@ -128,6 +128,7 @@ impl UserService {
                 secret_env,
                 run_opts: vec![],
                 args: spec.args.clone(),
+                requires_mounts: vec![],
             },
             dirs,
             files,

@@ -366,9 +366,19 @@ pub struct ZotConfig {
     pub image: Option<String>,
     #[serde(default = "default_zot_port")]
     pub port: u16,
-    /// Registry storage on the host (a TrueNAS NFS mount later).
+    /// Registry storage on the host: a local directory, or the mount point of
+    /// `storage_dataset`.
     #[serde(default = "default_zot_storage")]
     pub storage_path: String,
+    /// A dataset of `storage.truenas.datasets` (with `nfs: true`) that holds the registry:
+    /// its NFS share is mounted at `storage_path` by a systemd mount unit the Zot unit
+    /// requires (`RequiresMountsFor=`), so Zot never writes to the local disk below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_dataset: Option<String>,
+    /// NFS mount options for `storage_dataset` (default `hard,noatime`: the NFS version is
+    /// negotiated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_mount_options: Option<String>,
     #[serde(default = "default_zot_conf")]
     pub config_dir: String,
     #[serde(default = "yes")]
@@ -589,6 +599,10 @@ pub struct TruenasConfig {
     /// PEM file with the CA that signed TrueNAS' certificate (instead of the public roots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// Host name or address the hosts mount NFS shares from (default: the host of `url`;
+    /// set it when NFS is served on another network than the API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfs_server: Option<String>,
 }
 
 fn default_truenas_user() -> String {

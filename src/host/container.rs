@@ -83,6 +83,10 @@ pub struct ContainerService {
     pub run_opts: Vec<String>,
     /// The container's command/arguments after the image.
     pub args: Vec<String>,
+    /// Mount points the service needs (`RequiresMountsFor=`): systemd mounts them first and
+    /// never starts the container without them. Absolute paths of `[A-Za-z0-9._/-]` only
+    /// (validation), so they are written verbatim.
+    pub requires_mounts: Vec<String>,
 }
 
 impl ContainerService {
@@ -178,6 +182,11 @@ impl ContainerService {
                 self.name.clone(),
             ]),
         };
+        let mounts: String = self
+            .requires_mounts
+            .iter()
+            .map(|m| format!("RequiresMountsFor={m}\n"))
+            .collect();
         let stop = exec_line(&[
             bin,
             "stop".into(),
@@ -191,6 +200,7 @@ impl ContainerService {
              Description=foundry: {desc}\n\
              Wants=network-online.target\n\
              After=network-online.target\n\
+             {mounts}\
              \n\
              [Service]\n\
              Type=simple\n\
@@ -276,10 +286,35 @@ mod tests {
             secret_env: BTreeMap::new(),
             run_opts: vec![],
             args: vec!["server".into()],
+            requires_mounts: vec![],
         };
         let u = s.render_unit();
         assert!(u.contains("ExecStart=/usr/bin/podman run --rm --name openbao --replace --log-driver=passthrough --pull=missing --network host --volume /etc/openbao:/openbao/config:ro quay.io/openbao/openbao:2.7.2 server\n"), "{u}");
         assert!(u.contains("ExecStartPre=-/usr/bin/podman rm --force --ignore openbao\n"));
         assert!(u.contains("WantedBy=multi-user.target"));
+        assert!(!u.contains("RequiresMountsFor"), "{u}");
+    }
+
+    /// A service on a mount (Zot on a TrueNAS share) requires it in its `[Unit]` section.
+    #[test]
+    fn required_mounts_are_unit_dependencies() {
+        let s = ContainerService {
+            name: "zot".into(),
+            description: "Zot".into(),
+            image: "zot:1".into(),
+            runtime: RuntimeKind::Podman,
+            volumes: vec![],
+            env: BTreeMap::new(),
+            secret_env: BTreeMap::new(),
+            run_opts: vec![],
+            args: vec![],
+            requires_mounts: vec!["/var/lib/zot".into()],
+        };
+        let u = s.render_unit();
+        let unit_section = u.split("\n[Service]").next().unwrap();
+        assert!(
+            unit_section.contains("\nRequiresMountsFor=/var/lib/zot\n"),
+            "{u}"
+        );
     }
 }

@@ -118,6 +118,35 @@ pub async fn state(session: &dyn Remote, unit: &str) -> anyhow::Result<UnitState
     Ok(parse_probe(&out.stdout))
 }
 
+/// The unit name systemd gives a path (`systemd-escape --path`): `/var/lib/zot` →
+/// `var-lib-zot`. Slashes are trimmed and collapsed, `/` becomes `-`, and every byte other
+/// than ASCII letters, digits, `:`, `_` and `.` (and a leading `.`) is written `\xNN`.
+pub fn escape_path(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return "-".into();
+    }
+    let joined = parts.join("/");
+    let mut out = String::with_capacity(joined.len());
+    for (i, b) in joined.bytes().enumerate() {
+        match b {
+            b'/' => out.push('-'),
+            b'.' if i == 0 => out.push_str("\\x2e"),
+            b if b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.') => {
+                out.push(b as char)
+            }
+            b => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+/// The mount unit for a mount point: `/var/lib/zot` → `var-lib-zot.mount` (systemd requires
+/// this name for a unit whose `Where=` is that path).
+pub fn mount_unit_name(path: &str) -> String {
+    format!("{}.mount", escape_path(path))
+}
+
 /// `systemctl <verb> <unit>` as a script (the verb is ours, the unit name is quoted).
 pub fn systemctl(verb: &str, unit: &str) -> String {
     format!("systemctl {verb} {}", quote(unit))
@@ -142,6 +171,31 @@ mod tests {
         assert_eq!(exec_quote("$HOME"), "\"$$HOME\"");
         assert_eq!(exec_quote("say \"hi\""), "\"say \\\"hi\\\"\"");
         assert_eq!(exec_quote(""), "\"\"");
+    }
+
+    /// Against systemd's own `systemd-escape --path` (util of the systemd package, on this
+    /// machine and on every bed host).
+    #[test]
+    fn escape_path_matches_systemd_escape() {
+        for p in [
+            "/var/lib/zot",
+            "/srv//registry/",
+            "/",
+            "/mnt/a b",
+            "/opt/zot-data",
+            "/.hidden/x",
+            "/data/ünï",
+            "/x/a.b:c_d",
+        ] {
+            let want = std::process::Command::new("systemd-escape")
+                .args(["--path", p])
+                .output()
+                .expect("systemd-escape (package systemd) is needed for this test");
+            assert!(want.status.success(), "{p}");
+            let want = String::from_utf8(want.stdout).unwrap();
+            assert_eq!(escape_path(p), want.trim_end(), "{p}");
+        }
+        assert_eq!(mount_unit_name("/var/lib/zot"), "var-lib-zot.mount");
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub fn desired_for(
                 "no-new-privileges".into(),
             ],
             args: vec!["server".into(), format!("-config={CONTAINER_CONFIG_DIR}")],
+            requires_mounts: vec![],
         },
         dirs: vec![
             DirSpec::new(conf_dir.clone(), 0o750, "root", "root"),

@@ -1,6 +1,7 @@
 //! `storage`: the TrueNAS datasets and NFS shares of `storage.truenas`, converged over
 //! TrueNAS' JSON-RPC API (an API phase: no host is touched). In the design's order it comes
-//! after OpenBao (the API key lives there) and Zot, and before K3s. See docs/storage.md.
+//! after OpenBao (the API key lives there) and Zot, and before K3s; when Zot's storage is a
+//! TrueNAS share (`components.zot.storage_dataset`), before Zot. See docs/storage.md.
 
 use super::{Component, HostStatus, Phase, RemoteHost, RunCtx};
 use crate::config::{HostConfig, Role, StackConfig};
@@ -21,6 +22,15 @@ impl Component for Storage {
     }
     fn depends_on(&self) -> &'static [&'static str] {
         &["openbao", "zot"]
+    }
+    /// After Zot in the design's order, except when Zot's own storage is one of the datasets:
+    /// then before it (Zot depends on storage, see `Zot::depends_on_for`).
+    fn depends_on_for(&self, stack: &StackConfig) -> Vec<&'static str> {
+        if crate::component::zot::uses_nfs(stack) {
+            vec!["openbao"]
+        } else {
+            self.depends_on().to_vec()
+        }
     }
     fn roles(&self) -> &'static [Role] {
         &[]

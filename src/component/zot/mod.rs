@@ -13,10 +13,13 @@
 
 pub mod config;
 pub mod htpasswd;
+pub mod nfs;
 pub mod probe;
 pub mod secret;
 pub mod upstream;
 
+#[cfg(test)]
+mod nfs_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -52,6 +55,17 @@ fn cfg(stack: &StackConfig) -> anyhow::Result<&ZotConfig> {
         .zot
         .as_ref()
         .ok_or_else(|| anyhow!("components.zot is not configured"))
+}
+
+/// Zot's storage is a TrueNAS dataset (whether or not the rest of that is configured right:
+/// the order must not depend on validation).
+pub fn uses_nfs(stack: &StackConfig) -> bool {
+    stack
+        .components
+        .zot
+        .as_ref()
+        .is_some_and(|z| z.enabled && z.storage_dataset.as_deref().is_some_and(|d| !d.is_empty()))
+        && stack.storage.truenas.is_some()
 }
 
 /// Zot publishes one image per architecture (`zot-linux-amd64`, `zot-linux-arm64`).
@@ -117,6 +131,9 @@ fn desired(
     let rendered = config::render(z)?;
     let conf_dir = z.config_dir.trim_end_matches('/').to_string();
     let storage = z.storage_path.trim_end_matches('/').to_string();
+    // On a TrueNAS share the directory is the share's root, owned by TrueNAS: not created or
+    // chmod-ed here, and the unit waits for the mount.
+    let mount = nfs::NfsMount::for_stack(&ctx.stack).ok().flatten();
     // `z`: on SELinux hosts the container may use these (no-op elsewhere); not applied to the
     // TLS files, whose labels other services may depend on.
     let mut volumes = vec![
@@ -146,11 +163,15 @@ fn desired(
             ],
             // The image's ENTRYPOINT is /usr/bin/zot.
             args: vec!["serve".into(), config::CONTAINER_CONFIG.into()],
+            requires_mounts: mount.iter().map(|m| m.mount_point.clone()).collect(),
         },
-        dirs: vec![
-            DirSpec::new(conf_dir, 0o755, "root", "root"),
-            DirSpec::new(storage, 0o755, "root", "root"),
-        ],
+        dirs: std::iter::once(DirSpec::new(conf_dir, 0o755, "root", "root"))
+            .chain(
+                mount
+                    .is_none()
+                    .then(|| DirSpec::new(storage, 0o755, "root", "root")),
+            )
+            .collect(),
         files: vec![
             FileSpec::new(config_path(z), rendered.json, 0o644),
             // The image runs as root (upstream build/Dockerfile has no USER), so root:root 0600
@@ -199,6 +220,15 @@ impl Component for Zot {
         // The admin password lives in OpenBao: `prepare` needs it installed and unsealed.
         &["host-prep", "openbao"]
     }
+    /// On a TrueNAS share (`storage_dataset`), the dataset and its share must exist before
+    /// the mount: storage comes first then (and no longer after Zot).
+    fn depends_on_for(&self, stack: &StackConfig) -> Vec<&'static str> {
+        let mut d = self.depends_on().to_vec();
+        if uses_nfs(stack) {
+            d.push(super::storage::NAME);
+        }
+        d
+    }
     fn roles(&self) -> &'static [Role] {
         &[Role::Zot]
     }
@@ -234,21 +264,45 @@ impl Component for Zot {
             ),
             format!("run {img} (arch from the host) as systemd unit {UNIT}.service"),
         ]
+        .into_iter()
+        .chain(match nfs::NfsMount::for_stack(stack) {
+            Ok(Some(m)) => Some(format!(
+                "mount TrueNAS {} ({}) at {} with {} (options {}); Zot requires the mount",
+                m.dataset,
+                m.what,
+                m.mount_point,
+                m.unit_name(),
+                m.options
+            )),
+            Ok(None) => None,
+            Err(e) => Some(e),
+        })
+        .collect()
     }
 
-    /// the admin password (OpenBao) → the registry on each `zot` host.
+    /// the admin password (OpenBao) → the TrueNAS share mounted (when `storage_dataset`) →
+    /// the registry on each `zot` host.
     fn phases(&self) -> Vec<Box<dyn Phase>> {
-        vec![Box::new(Password), Box::new(RunRegistry)]
+        vec![
+            Box::new(Password),
+            Box::new(nfs::MountStorage),
+            Box::new(RunRegistry),
+        ]
     }
 
     fn uninstall_phases(&self) -> Vec<Box<dyn Phase>> {
-        vec![Box::new(RemoveRegistry)]
+        vec![Box::new(RemoveRegistry), Box::new(nfs::UnmountStorage)]
     }
 
     async fn status(&self, ctx: &RunCtx, host: &RemoteHost) -> anyhow::Result<HostStatus> {
         let z = cfg(&ctx.stack)?;
         let want = desired(ctx, host, z, PLACEHOLDER.to_vec())?;
         let mut st = service::status(host, &want).await?;
+        if let Ok(Some(m)) = nfs::NfsMount::for_stack(&ctx.stack) {
+            let (mounted, why) = m.probe(host).await?.describe(&m);
+            st.healthy &= mounted;
+            st.message = format!("{}; {why}", st.message);
+        }
         if !st.installed || !st.healthy {
             return Ok(st);
         }

@@ -36,6 +36,9 @@ pub(crate) fn text_noun(path: &FieldPath) -> &'static str {
         ("volumes", true) => "a volume /host/path:/container/path",
         ("url", _) => "a URL",
         ("pool", _) => "a pool name",
+        ("storage_dataset", _) => "a dataset name",
+        ("storage_mount_options", _) => "mount options like hard,noatime",
+        ("nfs_server", _) => "a host name or address",
         _ => "text",
     }
 }

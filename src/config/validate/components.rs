@@ -222,6 +222,68 @@ fn check_zot(ck: &mut Checker<'_>, c: &StackConfig) {
     check_path_abs(ck, &zp.key("storage_path"), &z.storage_path);
     check_path_abs(ck, &zp.key("config_dir"), &z.config_dir);
     check_tls_pair(ck, &zp, &z.tls_cert, &z.tls_key);
+    if let Some(name) = z.storage_dataset.as_deref().and_then(literal) {
+        check_zot_dataset(ck, c, &zp.key("storage_dataset"), name);
+    }
+}
+
+/// `components.zot.storage_dataset`: a shared, writable dataset of `storage.truenas` that
+/// every `zot` host may mount.
+fn check_zot_dataset(ck: &mut Checker<'_>, c: &StackConfig, at: &FieldPath, name: &str) {
+    let Some(t) = &c.storage.truenas else {
+        ck.error(at, format!("storage_dataset `{name}` needs storage.truenas (the TrueNAS that holds it); configure it with `foundry storage configure`, or remove storage_dataset to keep Zot's storage on the host"));
+        return;
+    };
+    let Some((i, d)) = t
+        .datasets
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.name.trim_matches('/') == name.trim_matches('/'))
+    else {
+        let known: Vec<&str> = t.datasets.iter().map(|d| d.name.as_str()).collect();
+        ck.error(at, format!("storage_dataset `{name}` is not in storage.truenas.datasets (known: {}); add it there with `nfs: true`", if known.is_empty() { "none".to_string() } else { known.join(", ") }));
+        return;
+    };
+    let dp = p("storage").key("truenas").key("datasets").index(i);
+    if !d.nfs {
+        ck.error(at, format!("dataset `{name}` has no NFS share for Zot to mount: set `nfs: true` on storage.truenas.datasets[{i}]"));
+    }
+    if d.nfs_read_only {
+        ck.error(&dp.key("nfs_read_only"), format!("dataset `{name}` holds Zot's storage (components.zot.storage_dataset), which Zot writes: the share must not be read-only"));
+    }
+    if d.csi.is_some() {
+        ck.error(&dp.key("csi"), format!("dataset `{name}` is a CSI parent and also Zot's storage; give Zot a dataset of its own"));
+    }
+    if d.nfs
+        && d.nfs_maproot_user
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .is_empty()
+    {
+        ck.warn(&dp, format!("dataset `{name}` holds Zot's storage and Zot writes as root: without `nfs_maproot_user: root` (and `nfs_maproot_group: root`) TrueNAS maps root to nobody and the registry cannot write its blobs"));
+    }
+    // Explicit networks/hosts must let every `zot` host mount the share.
+    if d.nfs && (!d.nfs_networks.is_empty() || !d.nfs_hosts.is_empty()) {
+        let nets: Vec<Ipv4Net> = d
+            .nfs_networks
+            .iter()
+            .filter_map(|n| Ipv4Net::parse_cidr(n).ok())
+            .collect();
+        for h in c.hosts_with(Role::Zot) {
+            let by_net = h
+                .address
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|a| nets.iter().any(|n| n.contains(a)));
+            let by_host = d
+                .nfs_hosts
+                .iter()
+                .any(|x| x == &h.address || x == &h.hostname);
+            if !by_net && !by_host {
+                ck.error(&dp.key(if d.nfs_networks.is_empty() { "nfs_hosts" } else { "nfs_networks" }), format!("Zot host {} ({}) may not mount dataset `{name}`: add its network to nfs_networks or its address to nfs_hosts", h.hostname, h.address));
+            }
+        }
+    }
 }
 
 fn check_k3s(ck: &mut Checker<'_>, c: &StackConfig, net: Option<&HostNet>) {

@@ -333,6 +333,44 @@ pub fn dataset_name(d: &str) -> Check {
     }
 }
 
+/// NFS mount options: comma-separated `name` or `name=value` of letters, digits and
+/// `_ . : / + -` (they go verbatim into a mount unit's `Options=`).
+pub fn mount_options(o: &str) -> Check {
+    let ok = !o.is_empty()
+        && !o.starts_with('-')
+        && o.split(',').all(|opt| {
+            !opt.is_empty()
+                && opt.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'_' | b'.' | b':' | b'/' | b'+' | b'-' | b'=')
+                })
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{} is not a list of mount options: comma-separated `name` or `name=value` of letters, digits, `_`, `.`, `:`, `/`, `+`, `-`, no spaces (e.g. hard,noatime,nfsvers=4.1)", shown(o)))
+    }
+}
+
+/// A mount point systemd can name a mount unit after: absolute, normalised (no `.`/`..`
+/// component), of letters, digits, `_`, `.`, `-` and `/`, not `/` itself.
+pub fn mount_point(m: &str) -> Check {
+    let parts: Vec<&str> = m.split('/').filter(|p| !p.is_empty()).collect();
+    let ok = m.starts_with('/')
+        && !parts.is_empty()
+        && parts.iter().all(|p| {
+            *p != "."
+                && *p != ".."
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{} is not a mount point for an NFS share: an absolute path of letters, digits, `_`, `.`, `-` without `.` or `..` components, not `/` (e.g. /var/lib/zot)", shown(m)))
+    }
+}
+
 /// No line break, carriage return, NUL or other control character (tab allowed): for values
 /// written into unit files, config lines and command lines.
 pub fn one_line(what: &str, v: &str) -> Check {

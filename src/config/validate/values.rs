@@ -137,6 +137,26 @@ fn zot(ck: &mut Checker<'_>, c: &StackConfig) {
     for (i, u) in z.upstreams.iter().enumerate() {
         fmt(ck, &zp.key("upstreams").index(i), u, format::registry_host);
     }
+    opt(
+        ck,
+        &zp.key("storage_dataset"),
+        &z.storage_dataset,
+        format::dataset_name,
+    );
+    opt(
+        ck,
+        &zp.key("storage_mount_options"),
+        &z.storage_mount_options,
+        format::mount_options,
+    );
+    if z.storage_dataset.is_some() {
+        fmt(
+            ck,
+            &zp.key("storage_path"),
+            &z.storage_path,
+            format::mount_point,
+        );
+    }
 }
 
 /// K3s, kube-vip, Contour, cert-manager: versions, images, and the values passed to them.
@@ -286,6 +306,13 @@ fn storage(ck: &mut Checker<'_>, c: &StackConfig) {
             ));
         }
         format::dataset_name(v)
+    });
+    opt(ck, &tp.key("nfs_server"), &t.nfs_server, |v| {
+        if v.parse::<std::net::IpAddr>().is_ok() {
+            Ok(())
+        } else {
+            format::hostname(v)
+        }
     });
     // Dataset names: `validate/storage.rs` (with the rest of the dataset checks).
 }
