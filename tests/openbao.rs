@@ -1098,6 +1098,23 @@ fn a_reference_resolves_from_openbao_in_a_later_component_and_is_never_shown() {
     assert!(!std::fs::read_to_string(sb.path(".foundryvars"))
         .unwrap_or_default()
         .contains(value));
+    // `secret list` says where it is: OpenBao's address and KV path, not the vars file
+    let list = sb.foundry_env(&["secret", "list"], FILE_KEYRING);
+    list.ok();
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("app/db") && l.contains("password"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.contains(&format!(
+            "openbao (http://{}:8200 secret/foundry-core/app/db)",
+            h.ip
+        )),
+        "{list}"
+    );
+    assert!(!row.contains(".foundryvars"), "{list}");
+    assert!(!list.stdout.contains(value), "{list}");
 
     let with_service = bed_stack(&h, "")
         + "  services:\n\

@@ -174,11 +174,14 @@ struct Entry {
     path: String,
     key: String,
     backend: &'static str,
+    /// Where it is: the `~/.foundryvars` file, or OpenBao's address and KV path.
+    location: String,
 }
 
 async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
     let prefix = prefix_arg.unwrap_or("").trim_end_matches('/');
     let matches = |p: &str| p.starts_with(prefix);
+    let vars_file = crate::paths::foundryvars().display().to_string();
     let mut entries: Vec<Entry> = file::list(&g.instance)?
         .into_iter()
         .filter(|(p, _)| matches(p))
@@ -186,6 +189,7 @@ async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
             path,
             key,
             backend: "file",
+            location: vars_file.clone(),
         })
         .collect();
     if let Some(st) = super::common::openbao_store(g).await? {
@@ -195,6 +199,7 @@ async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
                     path: e.path.clone(),
                     key,
                     backend: "openbao",
+                    location: format!("{} secret/{}/{}", st.client().address(), g.instance, e.path),
                 });
             }
         }
@@ -219,7 +224,7 @@ async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
         .collect();
     let listing = Listing {
         instance: g.instance.clone(),
-        file: crate::paths::foundryvars().display().to_string(),
+        file: vars_file,
         entries,
         env,
     };
@@ -240,7 +245,7 @@ async fn list(g: &GlobalOpts, prefix_arg: Option<&str>) -> Result<i32> {
                         vec![
                             e.path.clone(),
                             e.key.clone(),
-                            format!("{} ({})", e.backend, listing.file),
+                            format!("{} ({})", e.backend, e.location),
                         ]
                     })
                     .collect();
