@@ -330,26 +330,10 @@ struct DevBao {
 
 impl DevBao {
     fn start() -> DevBao {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::dev_bao::free_port();
         let token = format!("dev-root-{}", std::process::id());
         let home = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new(support::bed().bao_binary())
-            .args([
-                "server",
-                "-dev",
-                "-dev-no-store-token",
-                &format!("-dev-root-token-id={token}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
-            .env("HOME", home.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = support::dev_bao::spawn(&token, port, home.path());
         let addr = format!("http://127.0.0.1:{port}");
         let t0 = std::time::Instant::now();
         // Listening, and KV v2 mounted (the dev server mounts it right after it listens).

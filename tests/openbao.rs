@@ -41,13 +41,7 @@ fn bao_binary() -> PathBuf {
     support::bed().bao_binary()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::dev_bao::free_port;
 
 /// A real OpenBao server process, killed (and reaped) on drop.
 struct Bao {
@@ -64,19 +58,7 @@ impl Bao {
     fn dev(token: &str) -> Bao {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(bao_binary())
-            .args([
-                "server",
-                "-dev",
-                "-dev-no-store-token",
-                &format!("-dev-root-token-id={token}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
-            .env("HOME", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = support::dev_bao::spawn(token, port, dir.path());
         let b = Bao {
             child: Some(child),
             addr: format!("http://127.0.0.1:{port}"),

@@ -9,6 +9,7 @@
 //! OpenBao binary are real. A bed that cannot be built makes the tests fail, never skip.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod dev_bao;
 mod host;
 mod lease;
 mod process;
