@@ -27,8 +27,22 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
     for r in rows {
         t.add_row(r.iter().map(|c| terminal_safe(c)).collect::<Vec<_>>());
     }
+    t.set_content_arrangement(arrangement(t.width()));
     t
 }
+
+/// Fit the table to the terminal, unless the terminal's width is absurd: a pty that reports
+/// no size (`script`, `ssh -t` from some tools, CI runners) says 0 columns, and fitting to that
+/// prints one character per column. Then the table is not wrapped at all.
+fn arrangement(terminal_width: Option<u16>) -> ContentArrangement {
+    match terminal_width {
+        Some(w) if w < MIN_WIDTH => ContentArrangement::Disabled,
+        _ => ContentArrangement::Dynamic,
+    }
+}
+
+/// Narrower than this is not a real terminal's width.
+const MIN_WIDTH: u16 = 20;
 
 /// Text for a terminal: a remote command's stderr, an API's message or a log line may hold
 /// escape sequences (which would repaint the user's terminal) or a CR (which hides the start
@@ -49,6 +63,21 @@ pub fn terminal_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::terminal_safe;
+
+    #[test]
+    fn a_terminal_without_a_size_gets_an_unwrapped_table() {
+        use comfy_table::ContentArrangement::Disabled;
+        let disabled = |w| matches!(super::arrangement(w), Disabled);
+        assert!(disabled(Some(0)) && disabled(Some(19)));
+        assert!(!disabled(Some(80)) && !disabled(None));
+        let mut t = super::table(
+            &["COMPONENT", "RESULT"],
+            vec![vec!["host-prep".into(), "unchanged".into()]],
+        );
+        t.set_width(0);
+        t.set_content_arrangement(super::arrangement(t.width()));
+        assert!(t.to_string().contains("COMPONENT"), "{t}");
+    }
 
     #[test]
     fn escapes_and_carriage_returns_are_dropped_newlines_kept() {

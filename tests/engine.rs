@@ -430,3 +430,59 @@ fn secret_env_and_files_stay_off_the_unit_ps_and_container_config() {
         assert!(!std::fs::read_to_string(l).unwrap().contains(secret));
     }
 }
+
+/// After a failed component, the ones that do not depend on it run only after a yes: two user
+/// services on a real host, the first one's image does not exist in the bed's registry.
+/// Without a terminal `stack install` stops; on a terminal (a real pty, `script`) it asks once,
+/// "n" stops, "y" goes on and installs the second.
+#[test]
+fn after_a_failure_the_independent_components_run_only_after_a_yes() {
+    let h = bed().host("af");
+    bed().busybox_image();
+    let sb = Sandbox::new();
+    sb.trust(&h);
+    sb.write(
+        ".foundry/stack.yaml",
+        &format!(
+            "cluster: {{name: aftest, domain: af.test, vip: 10.214.0.250}}\n\
+             network: {{cidr: 10.214.0.0/24}}\n\
+             images: {{registry: \"{REGISTRY}\", insecure: true}}\n\
+             hosts:\n  - {{hostname: {}, address: {}, roles: [cluster-control-plane]}}\n\
+             components:\n  services:\n\
+             \x20   - {{name: broken, image: library/no-such-image:1, args: [sleep, \"1000\"]}}\n\
+             \x20   - {{name: good, image: library/busybox:stable, args: [sleep, \"100000\"]}}\n",
+            h.name, h.ip
+        ),
+    );
+    let good_installed = || {
+        h.ssh("test -e /etc/systemd/system/good.service")
+            .status
+            .success()
+    };
+    let question = "service/broken failed (and what needs it is not started). Go on with service/good, which do not depend on it? [y/N]";
+
+    let no_tty = sb.foundry(&["stack", "install"]);
+    assert_ne!(no_tty.code, 0, "{no_tty}");
+    assert!(!no_tty.to_string().contains("Go on with"), "{no_tty}");
+    assert!(
+        !good_installed(),
+        "without a terminal nothing after the failure runs"
+    );
+
+    let no = sb.foundry_on_terminal(&["stack", "install"], &[], "n\n");
+    assert_ne!(no.code, 0, "{no}");
+    assert_eq!(no.stdout.matches(question).count(), 1, "{no}");
+    assert!(!good_installed(), "\"n\" stops: {no}");
+    // the summary table fits a terminal that reports no size (script's pty): not one
+    // character per column
+    assert!(no.stdout.contains("COMPONENT"), "{no}");
+
+    let yes = sb.foundry_on_terminal(&["stack", "install"], &[], "y\n");
+    assert_ne!(yes.code, 0, "broken still failed: {yes}");
+    assert_eq!(yes.stdout.matches(question).count(), 1, "{yes}");
+    assert!(good_installed(), "\"y\" goes on: {yes}");
+    assert_eq!(
+        h.ssh_ok("systemctl is-active good.service").trim(),
+        "active"
+    );
+}
