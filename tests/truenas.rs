@@ -5,6 +5,8 @@
 
 #[path = "support/fake_truenas.rs"]
 mod fake_truenas;
+#[path = "support/tty.rs"]
+mod tty;
 
 use fake_truenas::{FakeTruenas, Transport, API_KEY, USER};
 use foundry::run::log::RunLog;
@@ -954,38 +956,22 @@ fn storage_remove_finishes_on_a_rerun_after_a_lost_connection() {
 }
 
 impl Home {
-    /// Run foundry with a terminal as standard input (util-linux `script` makes the pty and
-    /// types `input` into it). None when `script` is not installed.
-    fn foundry_tty(&self, args: &[&str], input: &str) -> Option<Out> {
-        let script = ["/usr/bin/script", "/bin/script"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())?;
-        let line = std::iter::once(env!("CARGO_BIN_EXE_foundry"))
-            .chain(args.iter().copied())
-            .map(|a| format!("'{a}'"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut cmd = Command::new(script);
-        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("FOUNDRY_") || k.starts_with("XDG_") {
-                cmd.env_remove(k);
-            }
+    /// Run foundry on a terminal (tests/support/tty.rs) with `input` typed into it; `stdout`
+    /// is the terminal's whole output.
+    fn foundry_tty(&self, args: &[&str], input: &str) -> Out {
+        let r = tty::run(
+            args,
+            self.dir.path(),
+            |k| k.starts_with("FOUNDRY_") || k.starts_with("XDG_"),
+            &[],
+            input,
+            Duration::from_secs(120),
+        );
+        Out {
+            code: r.code,
+            stdout: r.terminal,
+            stderr: r.stderr,
         }
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().ok()?;
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(input.as_bytes()).unwrap();
-            // Keep the terminal open until foundry has read the line.
-            std::thread::sleep(Duration::from_millis(1500));
-        }
-        Some(Self::finish(child))
     }
 }
 
@@ -994,9 +980,7 @@ fn storage_remove_on_a_terminal_asks_for_the_full_name() {
     let (fake, home, src) = remove_setup();
     let args = ["storage", "remove", "k8s/volumes", "--destroy-data"];
     // `script` comes with bsdutils (Essential on Debian): missing is a broken machine, not a skip.
-    let out = home
-        .foundry_tty(&args, "k8s/volumes\n")
-        .expect("util-linux `script` (bsdutils) to run foundry on a terminal");
+    let out = home.foundry_tty(&args, "k8s/volumes\n");
     // The relative name is not the full name: aborted after showing what would be lost.
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stdout.contains("THIS DESTROYS DATA"), "{out:?}");
@@ -1008,7 +992,7 @@ fn storage_remove_on_a_terminal_asks_for_the_full_name() {
     assert_eq!(fake.mutating_calls(), Vec::<String>::new());
     assert_eq!(home.stack(), src);
 
-    let out = home.foundry_tty(&args, "tank/k8s/volumes\n").unwrap();
+    let out = home.foundry_tty(&args, "tank/k8s/volumes\n");
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout.contains("destroyed dataset tank/k8s/volumes"),

@@ -15,6 +15,7 @@ mod lease;
 mod process;
 mod sandbox;
 pub mod stackrun;
+pub mod tty;
 
 pub use host::TestHost;
 #[allow(unused_imports)] // not every test binary names them

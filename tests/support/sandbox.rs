@@ -171,74 +171,22 @@ impl Sandbox {
         }
     }
 
-    /// Runs `foundry ARGS` on a terminal: util-linux `script` (bsdutils, Essential on Debian)
-    /// makes a pty, runs foundry in it and copies `input` into it, as if typed. The terminal
-    /// stays open until foundry exits. `stdout` is the terminal's whole output (stdout and
-    /// stderr, as a user sees them); `code` foundry's exit code (`script -e`).
+    /// Runs `foundry ARGS` on a terminal (a pty made by util-linux `script`, see
+    /// tests/support/tty.rs) with `input` typed into it. `stdout` is the terminal's whole
+    /// output (stdout and stderr as a user sees them).
     pub fn foundry_on_terminal(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Run {
-        use std::io::Read;
-        use std::process::Stdio;
-        let script = ["/usr/bin/script", "/bin/script"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect("util-linux `script` (bsdutils) to run foundry on a terminal");
-        let line = std::iter::once(env!("CARGO_BIN_EXE_foundry"))
-            .chain(args.iter().copied())
-            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut cmd = Command::new(script);
-        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
-            .current_dir(self.home.path());
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            if k.starts_with("FOUNDRY_") || SCRUBBED_ENV.contains(&k.as_ref()) {
-                cmd.env_remove(k.as_ref());
-            }
-        }
-        cmd.env("HOME", self.home.path());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start script");
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).unwrap();
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let o = std::thread::spawn(move || {
-            let mut b = Vec::new();
-            out.read_to_end(&mut b).ok();
-            b
-        });
-        let e = std::thread::spawn(move || {
-            let mut b = Vec::new();
-            err.read_to_end(&mut b).ok();
-            b
-        });
-        let deadline = std::time::Instant::now() + FOUNDRY_TIMEOUT;
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            if std::time::Instant::now() > deadline {
-                child.kill().ok();
-                panic!(
-                    "foundry {} on a terminal did not finish in {FOUNDRY_TIMEOUT:?}",
-                    args.join(" ")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        drop(stdin);
+        let r = super::tty::run(
+            args,
+            self.home.path(),
+            |k| k.starts_with("FOUNDRY_") || SCRUBBED_ENV.contains(&k),
+            env,
+            input,
+            FOUNDRY_TIMEOUT,
+        );
         Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.join().unwrap()).replace("\r\n", "\n"),
-            stderr: String::from_utf8_lossy(&e.join().unwrap()).into_owned(),
+            code: r.code,
+            stdout: r.terminal,
+            stderr: r.stderr,
             cmdline: format!("foundry {} (on a terminal)", args.join(" ")),
         }
     }
