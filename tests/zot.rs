@@ -19,10 +19,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use support::stackrun::{bao, foundry, INSTANCE};
-use support::{bed, Sandbox, TestHost};
+use support::{authfile, bed, podman, Sandbox, TestHost};
 
 const VERSION: &str = support::ZOT_VERSION;
 
@@ -57,28 +57,6 @@ fn stored_password(sb: &Sandbox, h: &TestHost) -> String {
 fn newest_log_counts(sb: &Sandbox) -> (usize, usize, usize, PathBuf) {
     let c = sb.newest_log_counts();
     (c.exec, c.exec_mutating, c.http_mutating, c.path)
-}
-
-/// podman on this machine (via bed.sh) with a registry auth file.
-fn podman(args: &[&str]) -> std::process::Output {
-    Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/bed.sh"))
-        .arg("podman")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn authfile(dir: &Path, name: &str, registry: &str, user: &str, pw: &str) -> PathBuf {
-    use base64::Engine;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
-    let p = dir.join(name);
-    std::fs::write(
-        &p,
-        serde_json::json!({"auths": {registry: {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
-    p
 }
 
 /// HTTP status of `curl` against the registry from this machine.

@@ -18,10 +18,8 @@ mod fake_truenas;
 mod support;
 
 use fake_truenas::{FakeTruenas, API_KEY};
-use std::path::Path;
-use std::process::Command;
 use support::stackrun::{foundry, install_expecting_no_changes, kv_field, INSTANCE};
-use support::{bed, Sandbox, TestHost, ZOT_VERSION};
+use support::{authfile, bed, podman, Sandbox, TestHost, ZOT_VERSION};
 
 const EXPORT: &str = "nas.zn.test:/mnt/tank/registry";
 const STANDIN_LOG: &str = "/run/mount.nfs-standin.log";
@@ -63,13 +61,12 @@ fn stack_yaml(h: &TestHost, t: &FakeTruenas, options: &str) -> String {
     )
 }
 
-fn podman(args: &[&str]) -> std::process::Output {
-    Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/bed.sh"))
-        .arg("podman")
-        .args(args)
-        .output()
-        .unwrap()
+/// stack.yaml with `storage_mount_options: OPTIONS`.
+fn with_options(sb: &Sandbox, h: &TestHost, t: &FakeTruenas, options: &str) {
+    sb.write(
+        ".foundry/stack.yaml",
+        &stack_yaml(h, t, &format!("    storage_mount_options: {options}\n")),
+    );
 }
 
 /// The newest call of the helper: (export, mount point, options as a sorted list).
@@ -186,14 +183,7 @@ fn zot_on_a_truenas_share_mounts_before_zot_remounts_on_change_and_unmounts_on_u
     let pw = kv_field(&sb, &h, "zot/admin", "password");
     let reg = format!("{}:5000", h.ip);
     let tmp = tempfile::tempdir().unwrap();
-    let auth = tmp.path().join("auth.json");
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("admin:{pw}"));
-    std::fs::write(
-        &auth,
-        serde_json::json!({"auths": {&reg: {"auth": b64}}}).to_string(),
-    )
-    .unwrap();
+    let auth = authfile(tmp.path(), "auth.json", &reg, "admin", &pw);
     let busybox = bed().busybox_image();
     assert!(podman(&["pull", "--tls-verify=false", &busybox])
         .status
@@ -236,14 +226,7 @@ fn zot_on_a_truenas_share_mounts_before_zot_remounts_on_change_and_unmounts_on_u
 
     // --- new options: the unit is rewritten (a diff in the plan) and the share remounted with
     // Zot stopped around it; the pushed data is still there afterwards ---
-    sb.write(
-        ".foundry/stack.yaml",
-        &stack_yaml(
-            &h,
-            &truenas,
-            "    storage_mount_options: hard,noatime,nfsvers=4.1\n",
-        ),
-    );
+    with_options(&sb, &h, &truenas, "hard,noatime,nfsvers=4.1");
     let dry = foundry(&sb, &["stack", "install", "--dry-run"]);
     dry.ok();
     assert!(
@@ -275,14 +258,7 @@ fn zot_on_a_truenas_share_mounts_before_zot_remounts_on_change_and_unmounts_on_u
     // --- an option the server refuses: the run fails with mount.nfs's words, the previous
     // unit is put back and mounted, Zot runs again; going back to the working options is then
     // no change at all ---
-    sb.write(
-        ".foundry/stack.yaml",
-        &stack_yaml(
-            &h,
-            &truenas,
-            "    storage_mount_options: hard,noatime,nfsvers=4.2\n",
-        ),
-    );
+    with_options(&sb, &h, &truenas, "hard,noatime,nfsvers=4.2");
     let failed = foundry(&sb, &["stack", "install", "--yes"]);
     assert_ne!(failed.code, 0, "{failed}");
     let text = failed.to_string();
@@ -299,14 +275,7 @@ fn zot_on_a_truenas_share_mounts_before_zot_remounts_on_change_and_unmounts_on_u
     assert_eq!(helper_call(&h).2, opts("hard,noatime,nfsvers=4.1,rw"));
     h.ssh_ok("grep -qx 'Options=hard,noatime,nfsvers=4.1' /etc/systemd/system/var-lib-zot.mount");
     h.ssh_ok(&format!("test -d {repo}"));
-    sb.write(
-        ".foundry/stack.yaml",
-        &stack_yaml(
-            &h,
-            &truenas,
-            "    storage_mount_options: hard,noatime,nfsvers=4.1\n",
-        ),
-    );
+    with_options(&sb, &h, &truenas, "hard,noatime,nfsvers=4.1");
     install_expecting_no_changes(&sb);
 
     // --- 2 a.m.: the share is gone (and Zot with it, systemd stops what requires it); status

@@ -163,3 +163,28 @@ pub(crate) fn bed_sh(args: &[&str]) -> Result<String, String> {
         ))
     }
 }
+
+/// podman on this machine (via bed.sh: the bed's containers.conf), e.g. to push to a registry
+/// on a bed host.
+pub fn podman(args: &[&str]) -> std::process::Output {
+    Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bed/bed.sh"))
+        .arg("podman")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A registry auth file `dir/name` for podman's `--authfile` (so no password is on a command
+/// line of this machine).
+pub fn authfile(dir: &Path, name: &str, registry: &str, user: &str, pw: &str) -> PathBuf {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        serde_json::json!({"auths": {registry: {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    p
+}
