@@ -22,7 +22,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 use support::stackrun::{bao, foundry, INSTANCE};
-use support::{authfile, bed, podman, Sandbox, TestHost};
+use support::{authfile, bed, podman, push, Sandbox, TestHost};
 
 const VERSION: &str = support::ZOT_VERSION;
 
@@ -225,32 +225,17 @@ fn install_zot_then_push_pull_status_rerun_and_rotate_the_password() {
         String::from_utf8_lossy(&pulled.stderr)
     );
     let target = format!("{reg}/team/busybox:zt");
-    let denied = podman(&[
-        "push",
-        "--tls-verify=false",
-        "--authfile",
-        bad.to_str().unwrap(),
-        &busybox,
-        &target,
-    ]);
+    let denied = push(&bad, &busybox, &target);
     assert!(
         !denied.status.success(),
         "push with wrong credentials succeeded"
     );
-    let pushed = podman(&[
-        "push",
-        "--tls-verify=false",
-        "--authfile",
-        good.to_str().unwrap(),
-        &busybox,
-        &target,
-    ]);
+    let pushed = push(&good, &busybox, &target);
     assert!(
         pushed.status.success(),
         "push: {}",
         String::from_utf8_lossy(&pushed.stderr)
     );
-    let _ = podman(&["rmi", "-f", &target]);
     let pull = podman(&[
         "pull",
         "--tls-verify=false",

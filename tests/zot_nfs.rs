@@ -19,7 +19,7 @@ mod support;
 
 use fake_truenas::{FakeTruenas, API_KEY};
 use support::stackrun::{foundry, install_expecting_no_changes, kv_field, INSTANCE};
-use support::{authfile, bed, podman, Sandbox, TestHost, ZOT_VERSION};
+use support::{authfile, bed, podman, push, Sandbox, TestHost, ZOT_VERSION};
 
 const EXPORT: &str = "nas.zn.test:/mnt/tank/registry";
 const STANDIN_LOG: &str = "/run/mount.nfs-standin.log";
@@ -189,20 +189,12 @@ fn zot_on_a_truenas_share_mounts_before_zot_remounts_on_change_and_unmounts_on_u
         .status
         .success());
     let target = format!("{reg}/team/busybox:zn");
-    let pushed = podman(&[
-        "push",
-        "--tls-verify=false",
-        "--authfile",
-        auth.to_str().unwrap(),
-        &busybox,
-        &target,
-    ]);
+    let pushed = push(&auth, &busybox, &target);
     assert!(
         pushed.status.success(),
         "push: {}",
         String::from_utf8_lossy(&pushed.stderr)
     );
-    let _ = podman(&["rmi", "-f", &target]);
     let repo = "/var/lib/zot/docker/registry/v2/repositories/team/busybox";
     h.ssh_ok(&format!("test -d {repo}"));
     assert_eq!(

@@ -188,3 +188,18 @@ pub fn authfile(dir: &Path, name: &str, registry: &str, user: &str, pw: &str) ->
     .unwrap();
     p
 }
+
+/// `podman push` of the local `image` as `target` to a plain-HTTP bed registry with the
+/// credentials of `auth` (an [`authfile`]); the local `target` tag is removed again.
+pub fn push(auth: &Path, image: &str, target: &str) -> std::process::Output {
+    let out = podman(&[
+        "push",
+        "--tls-verify=false",
+        "--authfile",
+        auth.to_str().unwrap(),
+        image,
+        target,
+    ]);
+    let _ = podman(&["rmi", "-f", target]);
+    out
+}
