@@ -450,4 +450,20 @@ fn zot_on_a_truenas_share_needs_a_writable_share_it_may_mount() {
         "      - {name: registry}\n",
     ));
     r.error_at(15, 22, "components.zot.storage_dataset", "set `nfs: true`");
+
+    // one share, one Zot: two instances on one storage directory would fight over it
+    let two = with(
+        "    storage_dataset: registry\n",
+        "      - {name: registry, nfs: true, nfs_maproot_user: root}\n",
+    )
+    .replace(
+        "hosts:\n",
+        "hosts:\n  - {hostname: node-2, address: 10.0.0.12, roles: [zot]}\n",
+    );
+    validate(two).error_at(
+        16,
+        22,
+        "components.zot.storage_dataset",
+        "shared by 2 zot hosts (node-2, node-1)",
+    );
 }

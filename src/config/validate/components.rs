@@ -245,6 +245,13 @@ fn check_zot_dataset(ck: &mut Checker<'_>, c: &StackConfig, at: &FieldPath, name
         return;
     };
     let dp = p("storage").key("truenas").key("datasets").index(i);
+    let zot_hosts: Vec<&str> = c
+        .hosts_with(Role::Zot)
+        .map(|h| h.hostname.as_str())
+        .collect();
+    if zot_hosts.len() > 1 {
+        ck.error(at, format!("storage_dataset `{name}` would be shared by {} zot hosts ({}): Zot instances cannot share one storage directory (each keeps its own cache database and dedupe links in it); give one host the zot role", zot_hosts.len(), zot_hosts.join(", ")));
+    }
     if !d.nfs {
         ck.error(at, format!("dataset `{name}` has no NFS share for Zot to mount: set `nfs: true` on storage.truenas.datasets[{i}]"));
     }
