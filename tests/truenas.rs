@@ -1041,3 +1041,46 @@ fn storage_remove_refuses_zots_own_dataset_before_contacting_truenas() {
     assert_eq!(fake.keys(), vec![], "TrueNAS was contacted");
     assert_eq!(home.stack(), src);
 }
+
+/// `-o json`: one document on stdout (the dataset, the planned steps, applied or not, whether
+/// stack.yaml was edited, what was done), nothing else there; a dry run applies nothing.
+#[test]
+fn storage_remove_speaks_json() {
+    let (fake, home, src) = remove_setup();
+    let out = home.foundry(
+        &[
+            "-o",
+            "json",
+            "storage",
+            "remove",
+            "k8s/volumes",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(doc["dataset"], "tank/k8s/volumes");
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(doc["applied"], false);
+    assert!(
+        doc["steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "{doc}"
+    );
+    assert_eq!(fake.mutating_calls(), Vec::<String>::new());
+    assert_eq!(home.stack(), src);
+
+    let out = home.foundry(
+        &["-o", "json", "--yes", "storage", "remove", "k8s/volumes"],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(doc["applied"], true);
+    assert_eq!(doc["stack_edited"], true);
+    assert_eq!(doc["done"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(fake.mutating_calls(), ["sharing.nfs.delete"]);
+    assert!(!home.stack().contains("k8s/volumes"));
+}

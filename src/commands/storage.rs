@@ -385,7 +385,8 @@ async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
         .await
         .map_err(|e| to_failure(e.into()))?;
 
-    println!(
+    let mut out = RemoveOutput::new(g, &target.id, c.url(), a.dry_run, &r.steps(&shown_path));
+    out.say(format!(
         "{} {} (TrueNAS {}):",
         if a.dry_run {
             "would remove"
@@ -394,14 +395,13 @@ async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
         },
         target.id,
         c.url()
-    );
+    ));
     for step in r.steps(&shown_path) {
-        println!("  - {step}");
+        out.say(format!("  - {step}"));
     }
     if let Some(loss) = r.loss_text() {
-        print!("{loss}");
+        out.say(loss.trim_end().to_string());
     }
-    std::io::stdout().flush().ok();
     let keep_note = |done: bool| {
         let verb = if done { "is kept" } else { "would be kept" };
         match &r.dataset {
@@ -418,9 +418,10 @@ async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
     if a.dry_run {
         c.close();
         if !a.destroy_data {
-            println!("{}", keep_note(false));
+            out.say(keep_note(false));
         }
-        println!("dry run: nothing changed");
+        out.say("dry run: nothing changed".into());
+        out.finish(false);
         return Ok(0);
     }
     if let remove::Gate::Ask(word) = &gate {
@@ -443,8 +444,7 @@ async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
 
     let mut done: Vec<String> = Vec::new();
     let res = remove::execute(&c, &r, &mut |line| {
-        println!("{line}");
-        std::io::stdout().flush().ok();
+        out.say(line.clone());
         done.push(line);
     })
     .await;
@@ -480,10 +480,10 @@ async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
         Err(_) => Some(target.index),
     };
     match index {
-        None => println!(
+        None => out.say(format!(
             "`{}` is no longer in storage.truenas.datasets of {shown_path}: nothing to remove there",
             target.name
-        ),
+        )),
         Some(index) => {
             let text = edited_stack(&path, &now, index).map_err(|e| {
                 fail(
@@ -502,16 +502,63 @@ async fn remove(g: &GlobalOpts, a: StorageRemoveArgs) -> Result<i32> {
                 "stack_edit",
                 json!({"file": shown_path, "removed": format!("storage.truenas.datasets[{index}] ({})", target.name)}),
             );
-            println!(
+            out.say(format!(
                 "removed `{}` from storage.truenas.datasets in {shown_path}",
                 target.name
-            );
+            ));
+            out.stack_edited = true;
         }
     }
     if !r.destroy {
-        println!("{}", keep_note(true));
+        out.say(keep_note(true));
     }
+    out.doc["done"] = json!(done);
+    out.finish(true);
     Ok(0)
+}
+
+/// What `storage remove` says: line by line on the terminal, or (`-o json`) one document at
+/// the end: the dataset, the planned steps, what was done, whether stack.yaml was edited, and
+/// the same sentences as `notes`. Errors are the usual error object (main).
+struct RemoveOutput {
+    json: bool,
+    doc: serde_json::Value,
+    notes: Vec<String>,
+    stack_edited: bool,
+}
+
+impl RemoveOutput {
+    fn new(g: &GlobalOpts, id: &str, url: &str, dry_run: bool, steps: &[String]) -> RemoveOutput {
+        RemoveOutput {
+            json: matches!(g.output, OutputFormat::Json),
+            doc: json!({"dataset": id, "truenas": url, "dry_run": dry_run, "steps": steps}),
+            notes: Vec::new(),
+            stack_edited: false,
+        }
+    }
+
+    fn say(&mut self, line: String) {
+        if self.json {
+            self.notes.push(line);
+        } else {
+            println!("{line}");
+            std::io::stdout().flush().ok();
+        }
+    }
+
+    /// `applied`: the steps ran (not a dry run).
+    fn finish(mut self, applied: bool) {
+        if !self.json {
+            return;
+        }
+        self.doc["applied"] = json!(applied);
+        self.doc["stack_edited"] = json!(self.stack_edited);
+        self.doc["notes"] = json!(self.notes);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&self.doc).unwrap_or_default()
+        );
+    }
 }
 
 // ---- configure -----------------------------------------------------------------------------
