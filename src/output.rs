@@ -21,8 +21,7 @@ pub fn render<T: Serialize>(
 
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(header.to_vec());
     for r in rows {
         t.add_row(r.iter().map(|c| terminal_safe(c)).collect::<Vec<_>>());

@@ -39,7 +39,7 @@ pub fn builtin_ordered() -> anyhow::Result<Vec<Arc<dyn Component>>> {
 }
 
 /// The dependencies of `c`: for `stack` when there is one.
-pub fn deps_of(c: &dyn Component, stack: Option<&StackConfig>) -> Vec<&'static str> {
+fn deps_of(c: &dyn Component, stack: Option<&StackConfig>) -> Vec<&'static str> {
     match stack {
         Some(s) => c.depends_on_for(s),
         None => c.depends_on().to_vec(),

@@ -605,6 +605,17 @@ pub struct TruenasConfig {
     pub nfs_server: Option<String>,
 }
 
+impl TruenasConfig {
+    /// The dataset listed as `name` (slashes around either ignored), with its index.
+    pub fn dataset(&self, name: &str) -> Option<(usize, &DatasetConfig)> {
+        let want = name.trim_matches('/');
+        self.datasets
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.name.trim_matches('/') == want)
+    }
+}
+
 fn default_truenas_user() -> String {
     "truenas_admin".into()
 }

@@ -61,12 +61,22 @@ fn blank_none(s: &Option<String>) -> Option<String> {
         .filter(|x| !x.is_empty())
 }
 
+/// A configured dataset's full ZFS name: `tank` + `k8s/volumes` → `tank/k8s/volumes`.
+pub fn dataset_id(pool: &str, name: &str) -> String {
+    format!("{pool}/{}", name.trim_matches('/'))
+}
+
+/// Where TrueNAS mounts a dataset, and so the path its NFS share exports: `/mnt/<id>`.
+pub fn mount_path(id: &str) -> String {
+    format!("/mnt/{id}")
+}
+
 fn dataset(
     pool: &str,
     d: &DatasetConfig,
     default_net: Option<&str>,
 ) -> Result<DesiredDataset, String> {
-    let id = format!("{pool}/{}", d.name.trim_matches('/'));
+    let id = dataset_id(pool, &d.name);
     let quota = match &d.quota {
         None => None,
         Some(q) => Some(parse_size(q).map_err(|e| format!("datasets `{}`: quota: {e}", d.name))?),
@@ -81,7 +91,7 @@ fn dataset(
         let mut hosts = d.nfs_hosts.clone();
         hosts.sort();
         DesiredShare {
-            path: format!("/mnt/{id}"),
+            path: mount_path(&id),
             networks,
             hosts,
             read_only: d.nfs_read_only,

@@ -26,7 +26,7 @@ mod version;
 pub use actions::{connect_for, plan, read_live, StorageAction};
 pub use client::{Client, Settings};
 pub use datasets::{Dataset, DatasetKind};
-pub use desired::{desired, Desired, DesiredDataset, DesiredShare};
+pub use desired::{dataset_id, desired, mount_path, Desired, DesiredDataset, DesiredShare};
 pub use endpoint::Endpoint;
 pub use error::{to_failure, FieldError, LoginRefusal, RpcCode, RpcFailure, TruenasError};
 pub use nfs::NfsShare;

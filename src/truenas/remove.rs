@@ -55,10 +55,10 @@ pub fn resolve(t: &TruenasConfig, arg: &str) -> Result<Target, String> {
         ));
     };
     let name = names[index].clone();
-    let id = format!("{}/{name}", t.pool);
+    let id = super::dataset_id(&t.pool, &name);
     Ok(Target {
         index,
-        path: format!("/mnt/{id}"),
+        path: super::mount_path(&id),
         name,
         id,
     })
@@ -70,7 +70,7 @@ pub fn configured_inside(t: &TruenasConfig, target: &Target) -> Vec<String> {
     let prefix = format!("{}/", target.id);
     t.datasets
         .iter()
-        .map(|d| format!("{}/{}", t.pool, d.name.trim_matches('/')))
+        .map(|d| super::dataset_id(&t.pool, &d.name))
         .filter(|id| id.starts_with(&prefix))
         .collect()
 }

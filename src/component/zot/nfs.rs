@@ -18,6 +18,9 @@ use crate::ssh::{quote::quote, Cmd};
 /// upload), `noatime` (no write per read); the NFS version is negotiated.
 pub const DEFAULT_OPTIONS: &str = "hard,noatime";
 
+/// Why a host without the NFS mount helper cannot mount (the plan's "not possible").
+const NO_HELPER: &str = "mount.nfs is not installed (Debian/Ubuntu: nfs-common, RHEL/Fedora: nfs-utils); host-prep installs it unless components.host_prep.packages leaves it out";
+
 /// The Zot unit this mount is for (stopped around a remount).
 const ZOT_UNIT: &str = "zot.service";
 
@@ -47,15 +50,9 @@ impl NfsMount {
                 "components.zot.storage_dataset is `{name}` but storage.truenas is not configured"
             )
         })?;
-        let d = t
-            .datasets
-            .iter()
-            .find(|d| d.name.trim_matches('/') == name.trim_matches('/'))
-            .ok_or_else(|| {
-                format!(
-                    "components.zot.storage_dataset `{name}` is not in storage.truenas.datasets"
-                )
-            })?;
+        let (_, d) = t.dataset(name).ok_or_else(|| {
+            format!("components.zot.storage_dataset `{name}` is not in storage.truenas.datasets")
+        })?;
         if !d.nfs {
             return Err(format!(
                 "storage.truenas.datasets `{name}` has no NFS share (nfs: true) for Zot to mount"
@@ -74,9 +71,9 @@ impl NfsMount {
         } else {
             server
         };
-        let dataset = format!("{}/{}", t.pool, d.name.trim_matches('/'));
+        let dataset = crate::truenas::dataset_id(&t.pool, &d.name);
         Ok(Some(NfsMount {
-            what: format!("{server}:/mnt/{dataset}"),
+            what: format!("{server}:{}", crate::truenas::mount_path(&dataset)),
             dataset,
             mount_point: normalize(&z.storage_path),
             options: z
@@ -128,20 +125,20 @@ impl NfsMount {
 
     /// Read-only: the unit file, the unit's state, what is mounted at the mount point, whether
     /// the NFS mount helper exists, whether Zot runs, and (not mounted) how many entries the
-    /// local directory holds.
+    /// local directory holds. It runs on every install of a zot host, so each program starts
+    /// once: one `systemctl is-active` for both units, one `findmnt` for source and type.
     pub fn probe_script(&self) -> String {
         let (u, w) = (quote(&self.unit_name()), quote(&self.mount_point));
         format!(
             "{files}\
-             printf 'mnt.active=%s\\n' \"$(systemctl is-active {u} 2>/dev/null)\"\n\
+             set -- $(systemctl is-active {u} {z} 2>/dev/null)\n\
+             printf 'mnt.active=%s\\nmnt.zot=%s\\n' \"$1\" \"$2\"\n\
              printf 'mnt.enabled=%s\\n' \"$(systemctl is-enabled {u} 2>/dev/null)\"\n\
-             src=$(findmnt -n -o SOURCE --mountpoint {w} 2>/dev/null | tail -n 1)\n\
-             printf 'mnt.source=%s\\n' \"$src\"\n\
-             printf 'mnt.fstype=%s\\n' \"$(findmnt -n -o FSTYPE --mountpoint {w} 2>/dev/null | tail -n 1)\"\n\
+             m=$(findmnt -n -r -o FSTYPE,SOURCE --mountpoint {w} 2>/dev/null | tail -n 1)\n\
+             printf 'mnt.fstype=%s\\nmnt.source=%s\\n' \"${{m%% *}}\" \"${{m#* }}\"\n\
              {{ [ -x /sbin/mount.nfs ] || [ -x /usr/sbin/mount.nfs ]; }} && echo mnt.helper=yes\n\
-             printf 'mnt.zot=%s\\n' \"$(systemctl is-active {z} 2>/dev/null)\"\n\
-             if [ -z \"$src\" ] && [ -d {w} ]; then printf 'mnt.local=%s\\n' \"$(ls -A {w} 2>/dev/null | wc -l)\"; fi\n\
-             if [ \"$(systemctl is-active {u} 2>/dev/null)\" = failed ]; then journalctl -u {u} -n 6 --no-pager -o cat 2>/dev/null | sed 's/^/mnt.journal=/'; fi\n",
+             if [ -z \"$m\" ] && [ -d {w} ]; then printf 'mnt.local=%s\\n' \"$(ls -A {w} 2>/dev/null | wc -l)\"; fi\n\
+             if [ \"$1\" = failed ]; then journalctl -u {u} -n 6 --no-pager -o cat 2>/dev/null | sed 's/^/mnt.journal=/'; fi\n",
             files = files::probe_script(&[&self.unit_path()]),
             z = quote(ZOT_UNIT),
         )
@@ -250,8 +247,7 @@ impl NfsMount {
             None => String::new(),
         };
         format!(
-            "if [ ! -x /sbin/mount.nfs ] && [ ! -x /usr/sbin/mount.nfs ]; then echo 'mount.nfs is not installed (Debian/Ubuntu: nfs-common, RHEL/Fedora: nfs-utils); host-prep installs it unless components.host_prep.packages leaves it out' >&2; exit 1; fi\n\
-             {reload}{enable}\
+            "{reload}{enable}\
              was=$(systemctl is-active {z} 2>/dev/null)\n\
              [ \"$was\" = active ] && systemctl stop {z}\n\
              if ! systemctl restart {u}; then\n\
@@ -406,7 +402,7 @@ impl Phase for MountStorage {
         if !st.helper && !ctx.dry_run {
             return Ok(vec![Step::cannot(
                 format!("mount {} at {}", m.what, m.mount_point),
-                "mount.nfs is not installed (Debian/Ubuntu: nfs-common, RHEL/Fedora: nfs-utils); host-prep installs it unless components.host_prep.packages leaves it out",
+                NO_HELPER,
             )]);
         }
         let old = if m.unit_change(&st) == FileChange::Content {

@@ -234,12 +234,7 @@ fn check_zot_dataset(ck: &mut Checker<'_>, c: &StackConfig, at: &FieldPath, name
         ck.error(at, format!("storage_dataset `{name}` needs storage.truenas (the TrueNAS that holds it); configure it with `foundry storage configure`, or remove storage_dataset to keep Zot's storage on the host"));
         return;
     };
-    let Some((i, d)) = t
-        .datasets
-        .iter()
-        .enumerate()
-        .find(|(_, d)| d.name.trim_matches('/') == name.trim_matches('/'))
-    else {
+    let Some((i, d)) = t.dataset(name) else {
         let known: Vec<&str> = t.datasets.iter().map(|d| d.name.as_str()).collect();
         ck.error(at, format!("storage_dataset `{name}` is not in storage.truenas.datasets (known: {}); add it there with `nfs: true`", if known.is_empty() { "none".to_string() } else { known.join(", ") }));
         return;
