@@ -5,6 +5,9 @@
 
 #[path = "support/fake_truenas.rs"]
 mod fake_truenas;
+#[allow(dead_code)] // tty.rs uses a part of it
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/tty.rs"]
 mod tty;
 

@@ -1,9 +1,9 @@
 //! Running a child process with captured output and a hard timeout (a hung ssh or foundry
 //! must fail its test, not hang the suite).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,19 +23,41 @@ pub struct Running {
     stderr: thread::JoinHandle<String>,
     deadline: Instant,
     timeout: Duration,
+    /// Kept open until the child exits (see [`spawn_typing`]).
+    stdin: Option<ChildStdin>,
 }
 
 /// Spawns `cmd` with stdin null, stdout/stderr captured, in its own process group; it must
 /// finish within `timeout` of now (see [`Running::wait`]).
-pub fn spawn(mut cmd: Command, timeout: Duration) -> Running {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+pub fn spawn(cmd: Command, timeout: Duration) -> Running {
+    start(cmd, None, timeout)
+}
+
+/// As [`spawn`], with `input` written to the child's stdin, which then stays open until the
+/// child exits (a terminal that closed early would end what reads it).
+pub fn spawn_typing(cmd: Command, input: &str, timeout: Duration) -> Running {
+    start(cmd, Some(input), timeout)
+}
+
+fn start(mut cmd: Command, input: Option<&str>, timeout: Duration) -> Running {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
     let program = format!("{:?}", cmd.get_program());
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let stdin = input.map(|text| {
+        let mut w = child.stdin.take().expect("stdin piped");
+        w.write_all(text.as_bytes())
+            .expect("write the child's input");
+        w
+    });
     let stdout = reader(&mut child, true);
     let stderr = reader(&mut child, false);
     Running {
@@ -45,6 +67,7 @@ pub fn spawn(mut cmd: Command, timeout: Duration) -> Running {
         stderr,
         deadline: Instant::now() + timeout,
         timeout,
+        stdin,
     }
 }
 
@@ -70,6 +93,7 @@ impl Running {
             }
             thread::sleep(Duration::from_millis(20));
         };
+        drop(self.stdin.take());
         let stdout = self.stdout.join().unwrap_or_default();
         let mut stderr = self.stderr.join().unwrap_or_default();
         if timed_out {

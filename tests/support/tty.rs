@@ -1,13 +1,14 @@
 //! foundry on a terminal: util-linux `script` (bsdutils, Essential on Debian) makes a pty, runs
 //! foundry in it and copies what the test "types" into it. The terminal stays open until
-//! foundry exits. Used by tests/support/sandbox.rs (bed tests) and, by `#[path]`, by
+//! foundry exits; past the timeout the whole process group is killed (tests/support/process.rs).
+//! Used by tests/support/sandbox.rs (bed tests) and, by `#[path]` beside process.rs, by
 //! tests/truenas.rs (no bed).
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use super::process;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 pub struct TtyRun {
     /// foundry's exit code (`script -e`).
@@ -51,41 +52,15 @@ pub fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start script");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut b = Vec::new();
-            r.read_to_end(&mut b).ok();
-            String::from_utf8_lossy(&b).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            panic!(
-                "foundry {} on a terminal ran past {timeout:?}",
-                args.join(" ")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
+    let out = process::spawn_typing(cmd, input, timeout).wait();
+    assert!(
+        !out.timed_out,
+        "foundry {} on a terminal ran past {timeout:?}",
+        args.join(" ")
+    );
     TtyRun {
-        code: status.code().unwrap_or(-1),
-        terminal: out.join().unwrap().replace("\r\n", "\n"),
-        stderr: err.join().unwrap(),
+        code: out.code,
+        terminal: out.stdout.replace("\r\n", "\n"),
+        stderr: out.stderr,
     }
 }
